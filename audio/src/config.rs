@@ -1,0 +1,77 @@
+//! Typed configuration: every setting is a `--flag` with an `AUDIO_*` environment variable of the
+//! same meaning.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "audio",
+    about = "The audio service: records WebSocket audio streams to files"
+)]
+pub struct Settings {
+    /// Address to bind; internal services stay on loopback unless told otherwise.
+    #[arg(long, env = "AUDIO_HOST", default_value = "127.0.0.1")]
+    pub host: String,
+
+    /// Port to bind; 0 picks a free one (the bound address is logged).
+    #[arg(long, env = "AUDIO_PORT", default_value_t = 0)]
+    pub port: u16,
+
+    /// Folder that holds recordings, their metadata and in-progress files.
+    #[arg(long, env = "AUDIO_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// Largest WebSocket frame accepted, in bytes (a larger one closes the socket with 1009).
+    #[arg(long, env = "AUDIO_MAX_FRAME_BYTES", default_value_t = 1024 * 1024)]
+    pub max_frame_bytes: usize,
+
+    /// Largest recording, in bytes; chunks past it are refused with `recording-too-large`.
+    #[arg(long, env = "AUDIO_MAX_RECORDING_BYTES", default_value_t = 512 * 1024 * 1024)]
+    pub max_recording_bytes: u64,
+
+    /// Most WebSocket sessions open at once; more are refused with 503.
+    #[arg(long, env = "AUDIO_MAX_SESSIONS", default_value_t = 10_000)]
+    pub max_sessions: usize,
+
+    /// A socket silent (no frame, no pong) for this long is dropped, in milliseconds.
+    #[arg(long, env = "AUDIO_HEARTBEAT_TIMEOUT_MS", default_value_t = 30_000)]
+    pub heartbeat_timeout_ms: u64,
+
+    /// How long a dropped recording stays resumable before it ends `interrupted`, in milliseconds.
+    #[arg(long, env = "AUDIO_RESUME_GRACE_MS", default_value_t = 60_000)]
+    pub resume_grace_ms: u64,
+
+    /// HTTP worker threads; 0 means one per core.
+    #[arg(long, env = "AUDIO_WORKERS", default_value_t = 0)]
+    pub workers: usize,
+}
+
+impl Settings {
+    /// Defaults for a given data folder, as tests and the one-process stack use them.
+    pub fn for_data_dir(data_dir: impl Into<PathBuf>) -> Self {
+        let mut settings = Settings::parse_from(["audio"]);
+        settings.data_dir = data_dir.into();
+        settings
+    }
+
+    pub fn heartbeat_timeout(&self) -> Duration {
+        Duration::from_millis(self.heartbeat_timeout_ms)
+    }
+
+    pub fn resume_grace(&self) -> Duration {
+        Duration::from_millis(self.resume_grace_ms)
+    }
+
+    /// How often the socket is pinged: a third of the timeout, so two lost pings are tolerated.
+    pub fn ping_interval(&self) -> Duration {
+        (self.heartbeat_timeout() / 3).max(Duration::from_millis(50))
+    }
+
+    /// How often the supervisor looks for abandoned recordings.
+    pub fn sweep_interval(&self) -> Duration {
+        (self.resume_grace() / 4).clamp(Duration::from_millis(50), Duration::from_secs(5))
+    }
+}

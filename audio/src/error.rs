@@ -1,0 +1,72 @@
+//! The REST API's errors, mapped once to HTTP responses with a JSON body
+//! `{"error": "<stable code>", "message": "<for people>"}`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::json;
+
+use crate::domain::{FileNameError, RecordingIdError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    InvalidFileName(#[from] FileNameError),
+    #[error("{0}")]
+    InvalidRecordingId(#[from] RecordingIdError),
+    #[error("{0}")]
+    BadQuery(String),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("the recording is still in progress")]
+    InProgress,
+    #[error("too many live sessions (limit {0}); try again later")]
+    TooManySessions(usize),
+    #[error("not a WebSocket upgrade: {0}")]
+    Handshake(String),
+    #[error("the service is shutting down")]
+    Unavailable,
+    #[error("storage failure")]
+    Storage(#[from] std::io::Error),
+}
+
+impl ApiError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidFileName(_) => "invalid-file-name",
+            Self::InvalidRecordingId(_) => "invalid-recording-id",
+            Self::BadQuery(_) => "bad-query",
+            Self::NotFound(_) => "not-found",
+            Self::InProgress => "recording-in-progress",
+            Self::TooManySessions(_) => "too-many-sessions",
+            Self::Handshake(_) => "not-a-websocket-upgrade",
+            Self::Unavailable => "unavailable",
+            Self::Storage(_) => "storage-error",
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::InvalidFileName(_)
+            | Self::InvalidRecordingId(_)
+            | Self::BadQuery(_)
+            | Self::Handshake(_) => StatusCode::BAD_REQUEST,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::InProgress => StatusCode::CONFLICT,
+            Self::TooManySessions(_) | Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let Self::Storage(err) = self {
+            // The detail goes to the log, not to the client (it may name server paths).
+            log::error!("storage failure: {err}");
+        }
+        HttpResponse::build(self.status_code()).json(json!({
+            "error": self.code(),
+            "message": self.to_string(),
+        }))
+    }
+}

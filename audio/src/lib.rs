@@ -1,0 +1,16 @@
+//! The audio service: recording WebSockets, storage, and the REST API over stored recordings.
+//!
+//! The binary (`main.rs`) only parses [`config::Settings`] and runs [`startup::Application`].
+
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod protocol;
+pub mod routes;
+pub mod session;
+pub mod startup;
+pub mod storage;
+pub mod supervisor;
+
+pub use config::Settings;
+pub use startup::Application;

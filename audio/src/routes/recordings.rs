@@ -1,0 +1,160 @@
+use actix_web::http::header::DispositionType;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::download::serve;
+use crate::domain::{FileName, RecordingId};
+use crate::error::ApiError;
+use crate::startup::AppState;
+use crate::storage::{self, RecordingMeta, RecordingQuery, RecordingState};
+
+/// A recording as the API shows it (the resume token's digest stays on disk).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordingView {
+    pub id: RecordingId,
+    pub file_name: String,
+    pub meta_id: Option<String>,
+    pub user_id: Option<String>,
+    pub session_id: String,
+    pub mime_type: String,
+    pub size: u64,
+    pub chunks: u64,
+    pub status: RecordingState,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+impl From<RecordingMeta> for RecordingView {
+    fn from(meta: RecordingMeta) -> Self {
+        Self {
+            id: meta.id,
+            file_name: meta.file_name,
+            meta_id: meta.meta_id,
+            user_id: meta.user_id,
+            session_id: meta.session_id,
+            mime_type: meta.mime_type,
+            size: meta.size,
+            chunks: meta.chunks,
+            status: meta.status,
+            created_at: meta.created_at,
+            updated_at: meta.updated_at,
+            completed_at: meta.completed_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListParams {
+    page: Option<usize>,
+    limit: Option<usize>,
+    q: Option<String>,
+}
+
+const MAX_LIMIT: usize = 200;
+
+/// `GET /api/recordings?page=1&limit=50&q=text`: newest first, paginated.
+pub async fn list(
+    params: web::Query<ListParams>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let params = params.into_inner();
+    let page = params.page.unwrap_or(1);
+    let limit = params.limit.unwrap_or(50);
+    if page == 0 || limit == 0 || limit > MAX_LIMIT {
+        return Err(ApiError::BadQuery(format!(
+            "page starts at 1 and limit must be 1 to {MAX_LIMIT}"
+        )));
+    }
+    let query = RecordingQuery {
+        page,
+        limit,
+        search: params.q.filter(|q| !q.trim().is_empty()),
+    };
+    let layout = state.layout.clone();
+    let page = web::block(move || storage::list_recordings(&layout, &query))
+        .await
+        .map_err(|_| ApiError::Unavailable)??;
+    Ok(HttpResponse::Ok().json(storage::Page {
+        items: page
+            .items
+            .into_iter()
+            .map(RecordingView::from)
+            .collect::<Vec<_>>(),
+        page: page.page,
+        limit: page.limit,
+        total: page.total,
+        next_page: page.next_page,
+    }))
+}
+
+/// `GET /api/recordings/{id}`.
+pub async fn get(
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let meta = load(&path, &state).await?;
+    Ok(HttpResponse::Ok().json(RecordingView::from(meta)))
+}
+
+/// `GET /api/recordings/{id}/audio`: the finished file, inline, for an `<audio>` element.
+pub async fn audio(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let meta = load(&path, &state).await?;
+    if meta.status == RecordingState::Recording {
+        return Err(ApiError::InProgress);
+    }
+    let name = FileName::parse(&meta.file_name)?;
+    serve(&req, &state, &name, DispositionType::Inline).await
+}
+
+/// `DELETE /api/recordings/{id}`: removes the file and its metadata. A recording still in
+/// progress (or resumable) is refused with 409.
+pub async fn delete(
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let meta = load(&path, &state).await?;
+    if meta.status == RecordingState::Recording {
+        return Err(ApiError::InProgress);
+    }
+    let name = FileName::parse(&meta.file_name)?;
+    let layout = state.layout.clone();
+    web::block(move || -> std::io::Result<()> {
+        // The file goes first: a crash in between leaves metadata pointing at nothing, which a
+        // second DELETE cleans up, rather than a file no record knows about.
+        remove_if_present(&layout.recording_file(&name))?;
+        remove_if_present(&layout.meta_file(meta.id))
+    })
+    .await
+    .map_err(|_| ApiError::Unavailable)??;
+    log::info!("recording {} deleted", meta.id);
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn load(raw_id: &str, state: &AppState) -> Result<RecordingMeta, ApiError> {
+    let id: RecordingId = raw_id.parse()?;
+    let layout = state.layout.clone();
+    match web::block(move || RecordingMeta::load(&layout, id))
+        .await
+        .map_err(|_| ApiError::Unavailable)?
+    {
+        Ok(meta) => Ok(meta),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            Err(ApiError::NotFound("recording"))
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+fn remove_if_present(path: &std::path::Path) -> std::io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(err),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,471 @@
+//! The `RecordingSession`: one actor per WebSocket. It owns the open recording (and so its file
+//! handle and lock), its sequence and byte counters, and the socket's heartbeat deadline.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use actix_http::ws::Item;
+use actix_web_actors::ws::{self, CloseCode, CloseReason};
+use bytes::{Bytes, BytesMut};
+
+use crate::domain::{decode_chunk, MetaId, RecordingId, RecordingMime, UserId};
+use crate::protocol::{ClientMessage, ErrorCode, ParseError, ServerMessage};
+use crate::storage::{
+    AppendOutcome, Layout, NewRecording, OpenRecording, RecordingState, StorageError,
+};
+use crate::supervisor::{Attached, Finished, Leave, RecordingSupervisor};
+
+/// What every session of an instance shares.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    pub layout: Layout,
+    pub max_frame_bytes: usize,
+    pub max_recording_bytes: u64,
+    pub heartbeat_timeout: Duration,
+    pub ping_interval: Duration,
+}
+
+pub struct RecordingSession {
+    session_id: String,
+    supervisor: Addr<RecordingSupervisor>,
+    config: Arc<SessionConfig>,
+    recording: Option<OpenRecording>,
+    last_seen: Instant,
+    /// A fragmented message being reassembled: (is text, bytes so far).
+    fragment: Option<(bool, BytesMut)>,
+}
+
+impl RecordingSession {
+    pub fn new(
+        session_id: String,
+        supervisor: Addr<RecordingSupervisor>,
+        config: Arc<SessionConfig>,
+    ) -> Self {
+        Self {
+            session_id,
+            supervisor,
+            config,
+            recording: None,
+            last_seen: Instant::now(),
+            fragment: None,
+        }
+    }
+
+    fn send(&self, ctx: &mut ws::WebsocketContext<Self>, message: &ServerMessage) {
+        ctx.text(message.to_json());
+    }
+
+    fn fail(
+        &self,
+        ctx: &mut ws::WebsocketContext<Self>,
+        code: ErrorCode,
+        message: impl Into<String>,
+    ) {
+        self.send(ctx, &ServerMessage::error(code, message));
+    }
+
+    /// Pings on an interval; a socket silent past the timeout is closed, leaving its recording
+    /// resumable.
+    fn watch_heartbeat(&self, ctx: &mut ws::WebsocketContext<Self>) {
+        ctx.run_interval(self.config.ping_interval, |act, ctx| {
+            if act.last_seen.elapsed() > act.config.heartbeat_timeout {
+                log::info!("session {}: heartbeat timeout, closing", act.session_id);
+                ctx.close(Some(CloseReason {
+                    code: CloseCode::Away,
+                    description: Some("heartbeat timeout".into()),
+                }));
+                ctx.stop();
+            } else {
+                ctx.ping(b"");
+            }
+        });
+    }
+
+    fn on_text(&mut self, text: &str, ctx: &mut ws::WebsocketContext<Self>) {
+        let message = match ClientMessage::parse(text) {
+            Ok(message) => message,
+            Err(err) => {
+                let code = match err {
+                    ParseError::BadJson(_) => ErrorCode::BadJson,
+                    ParseError::UnknownAction(_) => ErrorCode::UnknownAction,
+                    ParseError::BadMessage { .. } => ErrorCode::BadMessage,
+                };
+                return self.fail(ctx, code, err.to_string());
+            }
+        };
+        match message {
+            ClientMessage::RecordStart {
+                meta_id,
+                meta_data,
+                mime_type,
+            } => self.start(
+                meta_id.as_deref(),
+                meta_data.user_id.as_deref(),
+                mime_type.as_deref(),
+                ctx,
+            ),
+            ClientMessage::RecordIdle { chunk, seq } => match decode_chunk(&chunk) {
+                Ok(bytes) => self.append(seq, &bytes, ctx),
+                Err(err) => self.fail(ctx, ErrorCode::BadBase64, err.to_string()),
+            },
+            ClientMessage::RecordEnd {} => self.end(ctx),
+            ClientMessage::Heartbeat {} => self.send(
+                ctx,
+                &ServerMessage::Heartbeat {
+                    message: "Heartbeat acknowledged".into(),
+                },
+            ),
+            ClientMessage::RecordResume {
+                recording_id,
+                resume_token,
+            } => self.resume(&recording_id, resume_token, ctx),
+        }
+    }
+
+    fn start(
+        &mut self,
+        meta_id: Option<&str>,
+        user_id: Option<&str>,
+        mime: Option<&str>,
+        ctx: &mut ws::WebsocketContext<Self>,
+    ) {
+        if let Some(recording) = &self.recording {
+            let message = format!(
+                "recording {} is already in progress on this socket",
+                recording.id()
+            );
+            return self.fail(ctx, ErrorCode::AlreadyStarted, message);
+        }
+        let meta_id = match MetaId::parse_optional(meta_id) {
+            Ok(meta_id) => meta_id,
+            Err(err) => return self.fail(ctx, ErrorCode::InvalidMetaId, err.to_string()),
+        };
+        let user_id = match UserId::parse_optional(user_id) {
+            Ok(user_id) => user_id,
+            Err(err) => return self.fail(ctx, ErrorCode::InvalidUserId, err.to_string()),
+        };
+        let mime = match RecordingMime::parse_optional(mime) {
+            Ok(mime) => mime,
+            Err(err) => return self.fail(ctx, ErrorCode::UnsupportedMimeType, err.to_string()),
+        };
+        let new = NewRecording {
+            id: RecordingId::new(),
+            session_id: self.session_id.clone(),
+            meta_id,
+            user_id,
+            mime,
+        };
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        let layout = self.config.layout.clone();
+        let create_token = token.clone();
+        // Creating files and fsyncing metadata blocks: it runs off the arbiter, and `wait`
+        // holds back later frames so chunks never overtake their start.
+        let work = actix_web::rt::task::spawn_blocking(move || {
+            OpenRecording::create(&layout, new, &create_token)
+        });
+        ctx.wait(work.into_actor(self).map(move |result, act, ctx| {
+            match result
+                .map_err(|err| StorageError::Io(err.into()))
+                .and_then(|r| r)
+            {
+                Ok(recording) => {
+                    let meta = recording.meta();
+                    let started = ServerMessage::Started {
+                        recording_id: meta.id,
+                        session_id: act.session_id.clone(),
+                        file_name: meta.file_name.clone(),
+                        mime_type: meta.mime_type.clone(),
+                        resume_token: token,
+                        message: format!("Start record response: {}", meta.file_name),
+                    };
+                    log::info!(
+                        "session {}: recording {} started as {}",
+                        act.session_id,
+                        meta.id,
+                        meta.file_name
+                    );
+                    act.supervisor.do_send(Attached {
+                        session_id: act.session_id.clone(),
+                        recording_id: meta.id,
+                    });
+                    act.recording = Some(recording);
+                    act.send(ctx, &started);
+                }
+                Err(err) => {
+                    log::error!(
+                        "session {}: could not start a recording: {err}",
+                        act.session_id
+                    );
+                    act.fail(
+                        ctx,
+                        ErrorCode::StorageError,
+                        format!("could not start the recording: {err}"),
+                    );
+                }
+            }
+        }));
+    }
+
+    fn append(&mut self, seq: Option<u64>, chunk: &[u8], ctx: &mut ws::WebsocketContext<Self>) {
+        let Some(recording) = self.recording.as_mut() else {
+            return self.fail(
+                ctx,
+                ErrorCode::NotStarted,
+                "Error: Session user data not found (send record-start or record-resume first)",
+            );
+        };
+        // A positioned write into the page cache: it survives a crash of this process and is
+        // cheap enough to do on the arbiter; fsync waits for the end of the recording.
+        match recording.append(seq, chunk, self.config.max_recording_bytes) {
+            Ok(AppendOutcome::Written { seq, bytes }) => self.send(
+                ctx,
+                &ServerMessage::Ack {
+                    seq,
+                    bytes,
+                    duplicate: false,
+                },
+            ),
+            Ok(AppendOutcome::Duplicate { seq, bytes }) => self.send(
+                ctx,
+                &ServerMessage::Ack {
+                    seq,
+                    bytes,
+                    duplicate: true,
+                },
+            ),
+            Err(err @ StorageError::SeqGap { .. }) => {
+                self.fail(ctx, ErrorCode::SeqGap, err.to_string())
+            }
+            Err(err @ StorageError::TooLarge { .. }) => {
+                self.fail(ctx, ErrorCode::RecordingTooLarge, err.to_string())
+            }
+            Err(err) => {
+                log::error!("session {}: chunk not stored: {err}", self.session_id);
+                self.fail(
+                    ctx,
+                    ErrorCode::StorageError,
+                    format!("chunk not stored: {err}"),
+                )
+            }
+        }
+    }
+
+    fn end(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
+        let Some(recording) = self.recording.take() else {
+            return self.fail(
+                ctx,
+                ErrorCode::NotStarted,
+                "no recording in progress on this socket",
+            );
+        };
+        let id = recording.id();
+        let work = actix_web::rt::task::spawn_blocking(move || {
+            recording.finish(RecordingState::Completed)
+        });
+        ctx.wait(work.into_actor(self).map(move |result, act, ctx| {
+            match result
+                .map_err(|err| StorageError::Io(err.into()))
+                .and_then(|r| r)
+            {
+                Ok(meta) => {
+                    act.send(
+                        ctx,
+                        &ServerMessage::Completed {
+                            recording_id: meta.id,
+                            file_name: meta.file_name.clone(),
+                            bytes: meta.size,
+                            chunks: meta.chunks,
+                            status: meta.status.as_str().into(),
+                            message: format!("End record response: {}", meta.file_name),
+                        },
+                    );
+                    act.supervisor.do_send(Finished {
+                        session_id: act.session_id.clone(),
+                        meta,
+                    });
+                }
+                Err(err) => {
+                    // The bytes stay in the partial folder; the sweep ends the recording later.
+                    log::error!(
+                        "session {}: recording {id} could not be finished: {err}",
+                        act.session_id
+                    );
+                    act.fail(
+                        ctx,
+                        ErrorCode::StorageError,
+                        format!("recording {id} could not be finished: {err}"),
+                    );
+                }
+            }
+        }));
+    }
+
+    fn resume(&mut self, recording_id: &str, token: String, ctx: &mut ws::WebsocketContext<Self>) {
+        if let Some(recording) = &self.recording {
+            let message = format!(
+                "recording {} is already in progress on this socket",
+                recording.id()
+            );
+            return self.fail(ctx, ErrorCode::AlreadyStarted, message);
+        }
+        let Ok(id) = recording_id.parse::<RecordingId>() else {
+            return self.fail(
+                ctx,
+                ErrorCode::RecordingNotFound,
+                "recordingId is not a recording id",
+            );
+        };
+        let layout = self.config.layout.clone();
+        let work =
+            actix_web::rt::task::spawn_blocking(move || OpenRecording::resume(&layout, id, &token));
+        ctx.wait(work.into_actor(self).map(move |result, act, ctx| {
+            match result
+                .map_err(|err| StorageError::Io(err.into()))
+                .and_then(|r| r)
+            {
+                Ok(recording) => {
+                    let resumed = ServerMessage::Resumed {
+                        recording_id: id,
+                        file_name: recording.meta().file_name.clone(),
+                        bytes: recording.bytes(),
+                        chunks: recording.chunks(),
+                        seq: recording.last_seq(),
+                        next_seq: recording.next_seq(),
+                    };
+                    log::info!(
+                        "session {}: resumed recording {id} at {} bytes",
+                        act.session_id,
+                        recording.bytes()
+                    );
+                    act.supervisor.do_send(Attached {
+                        session_id: act.session_id.clone(),
+                        recording_id: id,
+                    });
+                    act.recording = Some(recording);
+                    act.send(ctx, &resumed);
+                }
+                Err(err) => {
+                    let code = match err {
+                        StorageError::NotFound => ErrorCode::RecordingNotFound,
+                        StorageError::Busy => ErrorCode::RecordingBusy,
+                        StorageError::WrongToken | StorageError::AlreadyEnded(_) => {
+                            ErrorCode::ResumeRefused
+                        }
+                        _ => ErrorCode::StorageError,
+                    };
+                    act.fail(ctx, code, format!("cannot resume {id}: {err}"));
+                }
+            }
+        }));
+    }
+
+    fn on_binary(&mut self, bytes: &[u8], ctx: &mut ws::WebsocketContext<Self>) {
+        self.append(None, bytes, ctx);
+    }
+
+    /// Reassembles a fragmented message, bounded by the frame limit.
+    fn on_fragment(&mut self, item: Item, ctx: &mut ws::WebsocketContext<Self>) {
+        let (first, text, data) = match item {
+            Item::FirstText(data) => (true, true, data),
+            Item::FirstBinary(data) => (true, false, data),
+            Item::Continue(data) => (false, false, data),
+            Item::Last(data) => {
+                self.push_fragment(false, false, data, ctx);
+                if let Some((text, whole)) = self.fragment.take() {
+                    self.dispatch(text, whole.freeze(), ctx);
+                }
+                return;
+            }
+        };
+        self.push_fragment(first, text, data, ctx);
+    }
+
+    fn push_fragment(
+        &mut self,
+        first: bool,
+        text: bool,
+        data: Bytes,
+        ctx: &mut ws::WebsocketContext<Self>,
+    ) {
+        if first {
+            self.fragment = Some((text, BytesMut::new()));
+        }
+        let Some((_, buffer)) = self.fragment.as_mut() else {
+            return self.fail(
+                ctx,
+                ErrorCode::UnsupportedFrame,
+                "continuation frame without a first frame",
+            );
+        };
+        buffer.extend_from_slice(&data);
+        if buffer.len() > self.config.max_frame_bytes {
+            self.fragment = None;
+            self.close_oversize(ctx);
+        }
+    }
+
+    fn dispatch(&mut self, text: bool, data: Bytes, ctx: &mut ws::WebsocketContext<Self>) {
+        if !text {
+            return self.on_binary(&data, ctx);
+        }
+        match std::str::from_utf8(&data) {
+            Ok(text) => self.on_text(text, ctx),
+            Err(_) => self.fail(ctx, ErrorCode::BadJson, "text message is not UTF-8"),
+        }
+    }
+
+    fn close_oversize(&self, ctx: &mut ws::WebsocketContext<Self>) {
+        ctx.close(Some(CloseReason {
+            code: CloseCode::Size,
+            description: Some(format!(
+                "message larger than {} bytes",
+                self.config.max_frame_bytes
+            )),
+        }));
+        ctx.stop();
+    }
+}
+
+impl Actor for RecordingSession {
+    type Context = ws::WebsocketContext<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.watch_heartbeat(ctx);
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        if let Some(recording) = self.recording.take() {
+            recording.detach();
+        }
+        self.supervisor.do_send(Leave {
+            session_id: self.session_id.clone(),
+        });
+    }
+}
+
+impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for RecordingSession {
+    fn handle(&mut self, frame: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
+        self.last_seen = Instant::now();
+        match frame {
+            Ok(ws::Message::Text(text)) => self.on_text(&text, ctx),
+            Ok(ws::Message::Binary(bytes)) => self.on_binary(&bytes, ctx),
+            Ok(ws::Message::Continuation(item)) => self.on_fragment(item, ctx),
+            Ok(ws::Message::Ping(payload)) => ctx.pong(&payload),
+            Ok(ws::Message::Pong(_)) | Ok(ws::Message::Nop) => {}
+            Ok(ws::Message::Close(reason)) => {
+                ctx.close(reason);
+                ctx.stop();
+            }
+            Err(ws::ProtocolError::Overflow) => self.close_oversize(ctx),
+            Err(err) => {
+                log::info!("session {}: protocol error: {err}", self.session_id);
+                ctx.close(Some(CloseReason {
+                    code: CloseCode::Protocol,
+                    description: Some(err.to_string()),
+                }));
+                ctx.stop();
+            }
+        }
+    }
+}

@@ -1,0 +1,62 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::atomic::write_atomically;
+use super::Layout;
+use crate::domain::RecordingId;
+
+/// Where a recording is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordingState {
+    /// Bytes are still arriving (or the client may still resume).
+    Recording,
+    /// The client ended it with `record-end`.
+    Completed,
+    /// The client vanished and did not resume in time; every accepted byte is kept.
+    Interrupted,
+}
+
+impl RecordingState {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Recording => "recording",
+            Self::Completed => "completed",
+            Self::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// The record kept in `meta/<id>.json`. Written atomically; the resume token is kept only as
+/// its SHA-256, so reading the folder does not let anyone take over a recording.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordingMeta {
+    pub id: RecordingId,
+    pub session_id: String,
+    pub file_name: String,
+    pub meta_id: Option<String>,
+    pub user_id: Option<String>,
+    pub mime_type: String,
+    pub status: RecordingState,
+    pub size: u64,
+    pub chunks: u64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub resume_token_sha256: String,
+}
+
+impl RecordingMeta {
+    pub fn load(layout: &Layout, id: RecordingId) -> std::io::Result<Self> {
+        let bytes = std::fs::read(layout.meta_file(id))?;
+        serde_json::from_slice(&bytes)
+            .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidData, err))
+    }
+
+    pub fn save(&self, layout: &Layout) -> std::io::Result<()> {
+        let bytes = serde_json::to_vec_pretty(self)
+            .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidData, err))?;
+        write_atomically(&layout.meta_file(self.id), &bytes)
+    }
+}

@@ -1,0 +1,202 @@
+//! The `RecordingSupervisor`: one per audio instance. It admits sockets up to the configured
+//! limit, tracks which session holds which recording, ends abandoned recordings on its own
+//! interval, and is where every finished recording is reported.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use serde::Serialize;
+
+use crate::domain::RecordingId;
+use crate::storage::{self, Layout, RecordingMeta, RecordingState};
+
+pub struct RecordingSupervisor {
+    layout: Layout,
+    max_sessions: usize,
+    resume_grace: Duration,
+    sweep_interval: Duration,
+    /// Live sockets and the recording each one holds, if any.
+    sessions: HashMap<String, Option<RecordingId>>,
+    sweeping: bool,
+    completed: u64,
+    interrupted: u64,
+    started_at: Instant,
+}
+
+impl RecordingSupervisor {
+    pub fn new(
+        layout: Layout,
+        max_sessions: usize,
+        resume_grace: Duration,
+        sweep_interval: Duration,
+    ) -> Self {
+        Self {
+            layout,
+            max_sessions,
+            resume_grace,
+            sweep_interval,
+            sessions: HashMap::new(),
+            sweeping: false,
+            completed: 0,
+            interrupted: 0,
+            started_at: Instant::now(),
+        }
+    }
+
+    /// Looks for recordings nobody owns that outlived the grace period, off the arbiter.
+    fn sweep(&mut self, ctx: &mut Context<Self>) {
+        if self.sweeping {
+            return;
+        }
+        self.sweeping = true;
+        let layout = self.layout.clone();
+        let grace = self.resume_grace;
+        let work =
+            actix_web::rt::task::spawn_blocking(move || storage::end_abandoned(&layout, grace));
+        ctx.spawn(work.into_actor(self).map(|result, act, _| {
+            act.sweeping = false;
+            match result {
+                Ok(ended) => ended.into_iter().for_each(|meta| act.on_finished(meta)),
+                Err(err) => log::error!("sweep task failed: {err}"),
+            }
+        }));
+    }
+
+    /// Every finished recording, ended by its client or by the sweep, passes through here.
+    fn on_finished(&mut self, meta: RecordingMeta) {
+        match meta.status {
+            RecordingState::Interrupted => self.interrupted += 1,
+            _ => self.completed += 1,
+        }
+        log::info!(
+            "recording {} finished as {}: {} ({} bytes, {} chunks)",
+            meta.id,
+            meta.status.as_str(),
+            meta.file_name,
+            meta.size,
+            meta.chunks
+        );
+    }
+}
+
+impl Actor for RecordingSupervisor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        // Recordings left by a crash are found at once, then on every interval.
+        self.sweep(ctx);
+        ctx.run_interval(self.sweep_interval, |act, ctx| act.sweep(ctx));
+    }
+}
+
+/// Asks for a place for a new socket.
+#[derive(Message)]
+#[rtype(result = "Result<String, SessionsFull>")]
+pub struct Admit;
+
+/// Refusal of [`Admit`]: the limit of live sessions is reached.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionsFull(pub usize);
+
+/// A socket went away (its recording, if any, is left resumable).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Leave {
+    pub session_id: String,
+}
+
+/// A session now holds a recording (started or resumed).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Attached {
+    pub session_id: String,
+    pub recording_id: RecordingId,
+}
+
+/// A session's client ended its recording.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Finished {
+    pub session_id: String,
+    pub meta: RecordingMeta,
+}
+
+/// Figures for `/health`.
+#[derive(Message)]
+#[rtype(result = "SupervisorStats")]
+pub struct GetStats;
+
+#[derive(Debug, Clone, Serialize, MessageResponse)]
+#[serde(rename_all = "camelCase")]
+pub struct SupervisorStats {
+    pub live_sessions: usize,
+    pub live_recordings: usize,
+    pub max_sessions: usize,
+    pub completed: u64,
+    pub interrupted: u64,
+    pub uptime_seconds: u64,
+}
+
+impl Handler<Admit> for RecordingSupervisor {
+    type Result = Result<String, SessionsFull>;
+
+    fn handle(&mut self, _: Admit, _: &mut Self::Context) -> Self::Result {
+        if self.sessions.len() >= self.max_sessions {
+            return Err(SessionsFull(self.max_sessions));
+        }
+        let session_id = uuid::Uuid::new_v4().to_string();
+        self.sessions.insert(session_id.clone(), None);
+        Ok(session_id)
+    }
+}
+
+impl Handler<Leave> for RecordingSupervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Leave, _: &mut Self::Context) {
+        if let Some(Some(recording)) = self.sessions.remove(&msg.session_id) {
+            log::info!(
+                "session {} left recording {recording} unfinished; resumable for {:?}",
+                msg.session_id,
+                self.resume_grace
+            );
+        }
+    }
+}
+
+impl Handler<Attached> for RecordingSupervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Attached, _: &mut Self::Context) {
+        if let Some(slot) = self.sessions.get_mut(&msg.session_id) {
+            *slot = Some(msg.recording_id);
+        }
+    }
+}
+
+impl Handler<Finished> for RecordingSupervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Finished, _: &mut Self::Context) {
+        if let Some(slot) = self.sessions.get_mut(&msg.session_id) {
+            *slot = None;
+        }
+        self.on_finished(msg.meta);
+    }
+}
+
+impl Handler<GetStats> for RecordingSupervisor {
+    type Result = SupervisorStats;
+
+    fn handle(&mut self, _: GetStats, _: &mut Self::Context) -> SupervisorStats {
+        SupervisorStats {
+            live_sessions: self.sessions.len(),
+            live_recordings: self.sessions.values().filter(|r| r.is_some()).count(),
+            max_sessions: self.max_sessions,
+            completed: self.completed,
+            interrupted: self.interrupted,
+            uptime_seconds: self.started_at.elapsed().as_secs(),
+        }
+    }
+}

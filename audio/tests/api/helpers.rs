@@ -1,0 +1,272 @@
+//! Test helpers: start the service on port 0 in a temporary data folder, talk to it over real
+//! HTTP and WebSocket connections.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use audio::{Application, Settings};
+use awc::ws;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+
+pub struct TestApp {
+    pub address: String,
+    pub data_dir: tempfile::TempDir,
+    handle: ServerHandle,
+}
+
+impl TestApp {
+    pub fn http(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    pub async fn ws(&self) -> WsClient {
+        WsClient::connect(&format!("ws://{}/ws/record", self.address)).await
+    }
+
+    pub async fn get_json(&self, path: &str) -> (u16, Value) {
+        let mut response = awc::Client::new()
+            .get(self.http(path))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let body = response.body().limit(64 << 20).await.unwrap();
+        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    }
+
+    pub async fn get_bytes(&self, path: &str) -> Vec<u8> {
+        let mut response = awc::Client::new()
+            .get(self.http(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200, "GET {path}");
+        response.body().limit(64 << 20).await.unwrap().to_vec()
+    }
+
+    /// Polls a recording until its status is `want`, or fails after ten seconds.
+    pub async fn wait_for_status(&self, id: &str, want: &str) -> Value {
+        for _ in 0..200 {
+            let (status, body) = self.get_json(&format!("/api/recordings/{id}")).await;
+            if status == 200 && body["status"] == want {
+                return body;
+            }
+            actix_rt::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("recording {id} never reached status {want}");
+    }
+
+    pub fn recordings_dir(&self) -> PathBuf {
+        self.data_dir.path().join("recordings")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Stopping is asynchronous; the server winds down with the test's runtime.
+        drop(self.handle.stop(false));
+    }
+}
+
+/// Starts the service with test-friendly defaults, after `tweak` adjusts its settings.
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    let _ = env_logger::builder().is_test(true).try_init();
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut settings = Settings::for_data_dir(data_dir.path());
+    settings.port = 0;
+    settings.workers = 2;
+    tweak(&mut settings);
+    let app = Application::build(settings)
+        .await
+        .expect("the service starts");
+    let address = app.address().to_string();
+    let handle = app.handle();
+    actix_rt::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        data_dir,
+        handle,
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// The real MediaRecorder recording in `testdata/`, chunk by chunk.
+pub fn fixture_chunks() -> Vec<Vec<u8>> {
+    let dir =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/mediarecorder-webm-opus-250ms");
+    (0..14)
+        .map(|i| std::fs::read(dir.join(format!("chunk-{i:03}.bin"))).expect("fixture chunk"))
+        .collect()
+}
+
+pub const FIXTURE_SHA256: &str = "0feabda20a56fc7a669d30e0cf165aa0b0635730a6b745edd25a8fa7aba4d2e7";
+pub const FIXTURE_BYTES: u64 = 64_827;
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+pub fn data_url(chunk: &[u8]) -> String {
+    use base64::Engine;
+    format!(
+        "data:audio/webm;codecs=opus;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(chunk)
+    )
+}
+
+/// A WebSocket client that answers pings (unless told not to) and reads JSON frames.
+pub struct WsClient {
+    framed: actix_codec::Framed<awc::BoxedSocket, ws::Codec>,
+}
+
+pub enum Incoming {
+    Json(Value),
+    Closed(Option<ws::CloseReason>),
+}
+
+impl WsClient {
+    pub async fn connect(url: &str) -> Self {
+        let (_, framed) = awc::Client::new()
+            .ws(url)
+            .max_frame_size(16 << 20)
+            .connect()
+            .await
+            .expect("WebSocket connects");
+        Self { framed }
+    }
+
+    pub async fn send_json(&mut self, value: Value) {
+        self.send_text(value.to_string()).await;
+    }
+
+    pub async fn send_text(&mut self, text: String) {
+        self.framed
+            .send(ws::Message::Text(text.into()))
+            .await
+            .unwrap();
+    }
+
+    pub async fn send_binary(&mut self, bytes: Vec<u8>) {
+        self.framed
+            .send(ws::Message::Binary(bytes.into()))
+            .await
+            .unwrap();
+    }
+
+    /// The next JSON frame or the close, answering pings on the way; fails after 10 s.
+    pub async fn next(&mut self) -> Incoming {
+        loop {
+            let frame = actix_rt::time::timeout(Duration::from_secs(10), self.framed.next())
+                .await
+                .expect("a frame within 10 s");
+            match frame {
+                None => return Incoming::Closed(None),
+                Some(Err(err)) => panic!("WebSocket error: {err}"),
+                Some(Ok(ws::Frame::Text(text))) => {
+                    return Incoming::Json(serde_json::from_slice(&text).expect("JSON frame"))
+                }
+                Some(Ok(ws::Frame::Ping(payload))) => {
+                    self.framed.send(ws::Message::Pong(payload)).await.unwrap()
+                }
+                Some(Ok(ws::Frame::Close(reason))) => return Incoming::Closed(reason),
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+
+    pub async fn recv(&mut self) -> Value {
+        match self.next().await {
+            Incoming::Json(value) => value,
+            Incoming::Closed(reason) => panic!("socket closed: {reason:?}"),
+        }
+    }
+
+    /// Sends a frame and expects an error with `code` back.
+    pub async fn expect_error(&mut self, frame: Value, code: &str) -> Value {
+        self.send_json(frame).await;
+        let reply = self.recv().await;
+        assert_eq!(reply["type"], "error", "{reply}");
+        assert_eq!(reply["code"], code, "{reply}");
+        assert!(
+            reply["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{reply}"
+        );
+        reply
+    }
+
+    pub async fn start(&mut self, meta_id: Option<&str>) -> Value {
+        self.send_json(
+            json!({"action": "record-start", "metaId": meta_id, "metaData": {"userId": "tester"}}),
+        )
+        .await;
+        let started = self.recv().await;
+        assert_eq!(started["type"], "started", "{started}");
+        started
+    }
+
+    /// Sends every chunk as the original page does (a data URL with `seq`) and checks each ack.
+    pub async fn stream_json(
+        &mut self,
+        chunks: &[Vec<u8>],
+        first_seq: u64,
+        mut stored: u64,
+    ) -> u64 {
+        for (i, chunk) in chunks.iter().enumerate() {
+            let seq = first_seq + i as u64;
+            self.send_json(json!({"action": "record-idle", "metaId": "x", "seq": seq, "chunk": data_url(chunk)}))
+                .await;
+            stored += chunk.len() as u64;
+            let ack = self.recv().await;
+            assert_eq!(
+                ack,
+                json!({"type": "ack", "seq": seq, "bytes": stored, "duplicate": false})
+            );
+        }
+        stored
+    }
+
+    pub async fn stream_binary(
+        &mut self,
+        chunks: &[Vec<u8>],
+        first_seq: u64,
+        mut stored: u64,
+    ) -> u64 {
+        for (i, chunk) in chunks.iter().enumerate() {
+            self.send_binary(chunk.clone()).await;
+            stored += chunk.len() as u64;
+            let ack = self.recv().await;
+            assert_eq!(
+                ack,
+                json!({"type": "ack", "seq": first_seq + i as u64, "bytes": stored, "duplicate": false})
+            );
+        }
+        stored
+    }
+
+    pub async fn end(&mut self) -> Value {
+        self.send_json(json!({"action": "record-end"})).await;
+        let completed = self.recv().await;
+        assert_eq!(completed["type"], "completed", "{completed}");
+        completed
+    }
+
+    /// Drops the TCP connection without a close frame, as a vanished client does.
+    pub fn vanish(self) {
+        drop(self.framed);
+    }
+}
+
+/// A response header as text ("" when absent).
+pub fn header(headers: &actix_web::http::header::HeaderMap, name: &str) -> String {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}

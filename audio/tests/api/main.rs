@@ -1,0 +1,8 @@
+//! Integration tests of the audio service: real servers on port 0, real sockets.
+
+mod bad_input;
+mod concurrency;
+mod helpers;
+mod http_api;
+mod recording;
+mod resume;
