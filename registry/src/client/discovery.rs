@@ -1,0 +1,192 @@
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+
+use super::RegistryEndpoint;
+use crate::model::{Applications, ApplicationsEnvelope, InstanceInfo, InstanceStatus};
+
+/// An instance a caller can reach.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceInstance {
+    pub instance_id: String,
+    pub host: String,
+    pub port: u16,
+}
+
+/// A local copy of the registry: fetched whole at start, then kept fresh with deltas on an
+/// interval (and whole again when the delta's hash code disagrees with the copy). Lookups are
+/// answered from memory; while the registry is down, the last copy keeps serving.
+pub struct Discovery {
+    endpoint: RegistryEndpoint,
+    client: awc::Client,
+    interval: Duration,
+    apps: HashMap<String, HashMap<String, InstanceInfo>>,
+    have_full_copy: bool,
+    fetching: bool,
+    last_success: Option<Instant>,
+}
+
+impl Discovery {
+    pub fn new(endpoint: RegistryEndpoint, interval: Duration) -> Self {
+        Self {
+            endpoint,
+            client: awc::Client::default(),
+            interval,
+            apps: HashMap::new(),
+            have_full_copy: false,
+            fetching: false,
+            last_success: None,
+        }
+    }
+
+    fn refresh(&mut self, ctx: &mut Context<Self>) {
+        if self.fetching {
+            return;
+        }
+        self.fetching = true;
+        let full = !self.have_full_copy;
+        let path = if full { "/apps" } else { "/apps/delta" };
+        let request = self
+            .endpoint
+            .prepare(self.client.get(self.endpoint.url(path)))
+            .send();
+        let fetch = async move {
+            let mut response = request.await.map_err(|e| e.to_string())?;
+            if !response.status().is_success() {
+                return Err(format!("registry answered {}", response.status()));
+            }
+            response
+                .json::<ApplicationsEnvelope>()
+                .limit(64 << 20)
+                .await
+                .map_err(|e| e.to_string())
+        };
+        ctx.spawn(fetch.into_actor(self).map(move |result, act, ctx| {
+            act.fetching = false;
+            match result {
+                Ok(envelope) => {
+                    act.last_success = Some(Instant::now());
+                    if full {
+                        act.replace(envelope.applications);
+                    } else if !act.apply_delta(envelope.applications) {
+                        log::debug!("registry copy out of step: fetching it whole");
+                        act.have_full_copy = false;
+                        act.refresh(ctx);
+                    }
+                }
+                Err(err) => log::warn!(
+                    "registry {} unreachable ({err}); serving the last copy",
+                    act.endpoint.base()
+                ),
+            }
+        }));
+    }
+
+    fn replace(&mut self, applications: Applications) {
+        self.apps = applications
+            .application
+            .into_iter()
+            .map(|app| {
+                let instances = app
+                    .instance
+                    .into_iter()
+                    .map(|i| (i.instance_id.clone(), i))
+                    .collect();
+                (app.name.to_ascii_uppercase(), instances)
+            })
+            .collect();
+        self.have_full_copy = true;
+    }
+
+    /// Applies changes in order; answers whether the copy now matches the registry's hash.
+    fn apply_delta(&mut self, delta: Applications) -> bool {
+        for app in delta.application {
+            let name = app.name.to_ascii_uppercase();
+            for instance in app.instance {
+                let instances = self.apps.entry(name.clone()).or_default();
+                match instance.action_type.as_deref() {
+                    Some("DELETED") => {
+                        instances.remove(&instance.instance_id);
+                    }
+                    _ => {
+                        instances.insert(instance.instance_id.clone(), instance);
+                    }
+                }
+            }
+            if self.apps.get(&name).is_some_and(|i| i.is_empty()) {
+                self.apps.remove(&name);
+            }
+        }
+        let ours = Applications::hashcode_of(self.apps.values().flat_map(|i| i.values()));
+        ours == delta.apps_hashcode
+    }
+}
+
+impl Actor for Discovery {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.refresh(ctx);
+        ctx.run_interval(self.interval, |act, ctx| act.refresh(ctx));
+    }
+}
+
+/// The `UP` instances of an app (case-insensitive), from memory.
+#[derive(Message)]
+#[rtype(result = "Vec<ServiceInstance>")]
+pub struct Lookup(pub String);
+
+impl Handler<Lookup> for Discovery {
+    type Result = MessageResult<Lookup>;
+
+    fn handle(&mut self, msg: Lookup, _: &mut Self::Context) -> Self::Result {
+        let mut found: Vec<ServiceInstance> = self
+            .apps
+            .get(&msg.0.to_ascii_uppercase())
+            .into_iter()
+            .flat_map(|instances| instances.values())
+            .filter(|i| i.status == InstanceStatus::Up)
+            .filter_map(|i| {
+                let port = i.port.as_ref().filter(|p| p.enabled)?.port;
+                Some(ServiceInstance {
+                    instance_id: i.instance_id.clone(),
+                    host: if i.ip_addr.is_empty() {
+                        i.host_name.clone()
+                    } else {
+                        i.ip_addr.clone()
+                    },
+                    port: u16::try_from(port).ok()?,
+                })
+            })
+            .collect();
+        found.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
+        MessageResult(found)
+    }
+}
+
+/// Everything the copy holds, and how old it is.
+#[derive(Message)]
+#[rtype(result = "Snapshot")]
+pub struct GetSnapshot;
+
+#[derive(Debug, Clone, MessageResponse)]
+pub struct Snapshot {
+    pub apps: HashMap<String, Vec<InstanceInfo>>,
+    pub age: Option<Duration>,
+}
+
+impl Handler<GetSnapshot> for Discovery {
+    type Result = Snapshot;
+
+    fn handle(&mut self, _: GetSnapshot, _: &mut Self::Context) -> Snapshot {
+        Snapshot {
+            apps: self
+                .apps
+                .iter()
+                .map(|(name, instances)| (name.clone(), instances.values().cloned().collect()))
+                .collect(),
+            age: self.last_success.map(|at| at.elapsed()),
+        }
+    }
+}

@@ -1,0 +1,72 @@
+use std::net::{SocketAddr, TcpListener};
+
+use actix::{Actor, Addr};
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{middleware, web, App, HttpServer};
+
+use crate::auth::TokenPolicy;
+use crate::config::Settings;
+use crate::registry::Registry;
+use crate::routes;
+
+pub struct AppState {
+    pub registry: Addr<Registry>,
+    pub tokens: TokenPolicy,
+}
+
+/// The registry server, bound (port 0 allowed) and ready to run.
+pub struct Application {
+    address: SocketAddr,
+    server: Server,
+    registry: Addr<Registry>,
+}
+
+impl Application {
+    /// Must be called inside an actix system.
+    pub async fn build(settings: Settings) -> std::io::Result<Self> {
+        let registry = Registry::new(settings.lease_rules()).start();
+        let state = web::Data::new(AppState {
+            registry: registry.clone(),
+            tokens: TokenPolicy {
+                token: settings.token.clone().filter(|t| !t.is_empty()),
+                protect_reads: settings.protect_reads,
+            },
+        });
+        let listener = TcpListener::bind((settings.host.as_str(), settings.port))?;
+        let address = listener.local_addr()?;
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(
+                    middleware::Logger::new("%a \"%r\" %s %Dms")
+                        .exclude_regex("^/eureka/apps/[^/]+/[^/]+$"),
+                )
+                .app_data(state.clone())
+                .configure(routes::configure)
+        })
+        .listen(listener)?
+        .shutdown_timeout(5)
+        .run();
+        log::info!("registry listening on http://{address}");
+        Ok(Self {
+            address,
+            server,
+            registry,
+        })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub fn registry(&self) -> Addr<Registry> {
+        self.registry.clone()
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
