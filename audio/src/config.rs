@@ -44,6 +44,28 @@ pub struct Settings {
     #[arg(long, env = "AUDIO_RESUME_GRACE_MS", default_value_t = 60_000)]
     pub resume_grace_ms: u64,
 
+    /// The registry to register with as `AUDIO-SERVICE`, e.g. `http://127.0.0.1:8761/eureka/`.
+    #[arg(long, env = "AUDIO_REGISTRY_URL")]
+    pub registry_url: Option<String>,
+
+    /// Token for a registry that requires one.
+    #[arg(long, env = "AUDIO_REGISTRY_TOKEN", hide_env_values = true)]
+    pub registry_token: Option<String>,
+
+    /// Host name or address others reach this instance at (default: the bound host, or
+    /// 127.0.0.1 when bound to every interface).
+    #[arg(long, env = "AUDIO_ADVERTISE_HOST")]
+    pub advertise_host: Option<String>,
+
+    /// Heartbeat interval towards the registry, in seconds (the lease lasts three of them).
+    #[arg(long, env = "AUDIO_REGISTRY_RENEWAL_SECS", default_value_t = 30)]
+    pub registry_renewal_secs: u64,
+
+    /// Whether the server stops itself (and the actix System) on Ctrl-C/SIGTERM; a process that
+    /// embeds several services turns this off and orders their shutdown itself.
+    #[arg(skip = true)]
+    pub handle_signals: bool,
+
     /// HTTP worker threads; 0 means one per core.
     #[arg(long, env = "AUDIO_WORKERS", default_value_t = 0)]
     pub workers: usize,
@@ -55,6 +77,15 @@ impl Settings {
         let mut settings = Settings::parse_from(["audio"]);
         settings.data_dir = data_dir.into();
         settings
+    }
+
+    /// The address registered for this instance.
+    pub fn advertised_host(&self) -> String {
+        match &self.advertise_host {
+            Some(host) => host.clone(),
+            None if self.host == "0.0.0.0" || self.host == "::" => "127.0.0.1".into(),
+            None => self.host.clone(),
+        }
     }
 
     pub fn heartbeat_timeout(&self) -> Duration {

@@ -8,6 +8,8 @@ use actix::{Actor, Addr};
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{middleware, web, App, HttpServer};
 
+use registry::client::{Deregister, InstanceSpec, Registration, RegistryEndpoint};
+
 use crate::config::Settings;
 use crate::routes;
 use crate::session::SessionConfig;
@@ -26,7 +28,11 @@ pub struct Application {
     server: Server,
     supervisor: Addr<RecordingSupervisor>,
     layout: Layout,
+    registration: Option<Addr<Registration>>,
 }
+
+/// The name this service registers under (Eureka upper-cases app names).
+pub const APP_NAME: &str = "AUDIO-SERVICE";
 
 impl Application {
     /// Must be called inside an actix system (`#[actix_web::main]`, `#[actix_web::test]`).
@@ -64,15 +70,32 @@ impl Application {
         if settings.workers > 0 {
             server = server.workers(settings.workers);
         }
+        if !settings.handle_signals {
+            server = server.disable_signals();
+        }
         log::info!(
             "audio service listening on http://{address} (data in {})",
             layout.root().display()
         );
+        let registration = settings.registry_url.as_deref().map(|url| {
+            let mut spec = InstanceSpec::new(APP_NAME, &settings.advertised_host(), address.port());
+            spec.renewal_interval =
+                std::time::Duration::from_secs(settings.registry_renewal_secs.max(1));
+            spec.lease_duration = spec.renewal_interval * 3;
+            spec.metadata
+                .insert("dataDir".into(), layout.root().display().to_string());
+            Registration::new(
+                RegistryEndpoint::new(url, settings.registry_token.clone()),
+                spec,
+            )
+            .start()
+        });
         Ok(Self {
             address,
             server: server.run(),
             supervisor,
             layout,
+            registration,
         })
     }
 
@@ -97,7 +120,16 @@ impl Application {
         self.server.handle()
     }
 
+    /// Serves until the server is stopped (Ctrl-C, SIGTERM or a handle), then deregisters.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        if let Some(registration) = self.registration {
+            match registration.send(Deregister).await {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => log::warn!("could not deregister: {err}"),
+                Err(err) => log::warn!("could not deregister: {err}"),
+            }
+        }
+        result
     }
 }

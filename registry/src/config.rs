@@ -48,6 +48,11 @@ pub struct Settings {
     #[arg(long, env = "REGISTRY_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
 
+    /// Whether the server stops itself on Ctrl-C/SIGTERM; a process that embeds the registry
+    /// beside other services turns this off and stops it last.
+    #[arg(skip = true)]
+    pub handle_signals: bool,
+
     /// With a token: whether reads need it too.
     #[arg(long, env = "REGISTRY_PROTECT_READS", default_value_t = false, action = clap::ArgAction::Set)]
     pub protect_reads: bool,

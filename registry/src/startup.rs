@@ -34,7 +34,7 @@ impl Application {
         });
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))?;
         let address = listener.local_addr()?;
-        let server = HttpServer::new(move || {
+        let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(
                     middleware::Logger::new("%a \"%r\" %s %Dms")
@@ -44,8 +44,11 @@ impl Application {
                 .configure(routes::configure)
         })
         .listen(listener)?
-        .shutdown_timeout(5)
-        .run();
+        .shutdown_timeout(5);
+        if !settings.handle_signals {
+            server = server.disable_signals();
+        }
+        let server = server.run();
         log::info!("registry listening on http://{address}");
         Ok(Self {
             address,

@@ -14,6 +14,7 @@ pub struct TestApp {
     pub address: String,
     pub data_dir: tempfile::TempDir,
     handle: ServerHandle,
+    finished: std::sync::Mutex<Option<actix_rt::task::JoinHandle<std::io::Result<()>>>>,
 }
 
 impl TestApp {
@@ -58,6 +59,15 @@ impl TestApp {
         panic!("recording {id} never reached status {want}");
     }
 
+    /// Stops the server gracefully and waits for it (and its deregistration) to finish.
+    pub async fn stop(&self) {
+        self.handle.stop(true).await;
+        let finished = self.finished.lock().unwrap().take();
+        if let Some(done) = finished {
+            let _ = done.await;
+        }
+    }
+
     pub fn recordings_dir(&self) -> PathBuf {
         self.data_dir.path().join("recordings")
     }
@@ -83,11 +93,12 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
         .expect("the service starts");
     let address = app.address().to_string();
     let handle = app.handle();
-    actix_rt::spawn(app.run_until_stopped());
+    let finished = actix_rt::spawn(app.run_until_stopped());
     TestApp {
         address,
         data_dir,
         handle,
+        finished: std::sync::Mutex::new(Some(finished)),
     }
 }
 

@@ -5,4 +5,5 @@ mod concurrency;
 mod helpers;
 mod http_api;
 mod recording;
+mod registration;
 mod resume;
