@@ -1,5 +1,5 @@
 //! `cargo run --release`: the whole system in one process, on the embedded defaults: the
-//! registry, then an audio instance that registers with it.
+//! registry, audio instances that register with it, and the gateway in front on port 5000.
 
 use std::path::PathBuf;
 
@@ -11,17 +11,21 @@ use clap::Parser;
     about = "Runs the audio-recording system in one process"
 )]
 struct Args {
-    /// Folder for recordings and their metadata.
+    /// Folder for recordings and their metadata, shared by every audio instance.
     #[arg(long, env = "STACK_DATA_DIR", default_value = "data")]
     data_dir: PathBuf,
+
+    /// How many audio instances to start.
+    #[arg(long, env = "STACK_AUDIO_INSTANCES", default_value_t = 1)]
+    audio_instances: usize,
+
+    /// Port of the gateway (the pages and the API).
+    #[arg(long, env = "STACK_GATEWAY_PORT", default_value_t = 5000)]
+    gateway_port: u16,
 
     /// Port of the registry.
     #[arg(long, env = "STACK_REGISTRY_PORT", default_value_t = 8761)]
     registry_port: u16,
-
-    /// Port of the audio service (0 picks a free one).
-    #[arg(long, env = "STACK_AUDIO_PORT", default_value_t = 8081)]
-    audio_port: u16,
 }
 
 #[actix_web::main]
@@ -33,32 +37,58 @@ async fn main() -> std::io::Result<()> {
     registry_settings.port = args.registry_port;
     registry_settings.handle_signals = false;
     let registry = registry::Application::build(registry_settings).await?;
-    let registry_address = registry.address();
+    let registry_url = format!("http://{}/eureka/", registry.address());
 
-    let mut audio_settings = audio::Settings::for_data_dir(&args.data_dir);
-    audio_settings.port = args.audio_port;
-    audio_settings.handle_signals = false;
-    audio_settings.registry_url = Some(format!("http://{registry_address}/eureka/"));
-    let audio = audio::Application::build(audio_settings).await?;
-    let audio_address = audio.address();
+    let mut audio = Vec::new();
+    for _ in 0..args.audio_instances.max(1) {
+        let mut settings = audio::Settings::for_data_dir(&args.data_dir);
+        settings.port = 0;
+        settings.handle_signals = false;
+        settings.registry_url = Some(registry_url.clone());
+        audio.push(audio::Application::build(settings).await?);
+    }
+
+    let mut gateway_settings = gateway::Settings::defaults();
+    gateway_settings.port = args.gateway_port;
+    gateway_settings.registry_url = registry_url;
+    gateway_settings.discovery_refresh_ms = 1_000;
+    gateway_settings.handle_signals = false;
+    let gateway = gateway::Application::build(gateway_settings).await?;
+    let site = format!("http://{}", gateway.address());
 
     println!();
-    println!("  registry         http://{registry_address}/");
-    println!("  audio service    http://{audio_address}/health");
-    println!("  recording socket ws://{audio_address}/ws/record");
-    println!("  recordings       http://{audio_address}/api/recordings");
+    println!("  record audio     {site}/websocket-test.html");
+    println!("  recordings       {site}/file-list.html");
+    println!("  registry         {site}/registry/");
+    for app in &audio {
+        println!("  audio instance   http://{}/health", app.address());
+    }
+    println!("  data             {}", args.data_dir.display());
     println!();
 
-    // Ctrl-C stops the audio service gracefully (it deregisters), then the registry.
+    // Ctrl-C: the gateway stops taking requests, the audio instances stop (and deregister),
+    // then the registry.
+    let gateway_handle = gateway.handle();
+    let gateway_done = actix_web::rt::spawn(gateway.run_until_stopped());
+    let audio_handles: Vec<_> = audio.iter().map(|a| a.handle()).collect();
+    let audio_done: Vec<_> = audio
+        .into_iter()
+        .map(|a| actix_web::rt::spawn(a.run_until_stopped()))
+        .collect();
     let registry_handle = registry.handle();
-    let audio_handle = audio.handle();
     let registry_done = actix_web::rt::spawn(registry.run_until_stopped());
-    let audio_done = actix_web::rt::spawn(audio.run_until_stopped());
+
     actix_web::rt::signal::ctrl_c().await?;
-    log::info!("stopping: audio service first, then the registry");
-    audio_handle.stop(true).await;
-    let audio_result = audio_done.await.unwrap_or(Ok(()));
+    log::info!("stopping: gateway, audio, then the registry");
+    gateway_handle.stop(true).await;
+    let _ = gateway_done.await;
+    for handle in audio_handles {
+        handle.stop(true).await;
+    }
+    for done in audio_done {
+        let _ = done.await;
+    }
     registry_handle.stop(true).await;
-    let registry_result = registry_done.await.unwrap_or(Ok(()));
-    audio_result.and(registry_result)
+    let _ = registry_done.await;
+    Ok(())
 }

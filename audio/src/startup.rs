@@ -61,7 +61,9 @@ impl Application {
         let address = listener.local_addr()?;
         let mut server = HttpServer::new(move || {
             App::new()
-                .wrap(middleware::Logger::new("%a \"%r\" %s %b %Dms"))
+                .wrap(middleware::Logger::new(
+                    "%a \"%r\" %s %b %Dms [request %{x-request-id}i]",
+                ))
                 .app_data(state.clone())
                 .configure(routes::configure)
         })

@@ -146,7 +146,7 @@ impl OpenRecording {
     ) -> Result<Self, StorageError> {
         let meta = load_meta(layout, id)?;
         ensure_recording(&meta)?;
-        if !constant_time_eq(
+        if !registry::auth::constant_time_eq(
             token_digest(resume_token).as_bytes(),
             meta.resume_token_sha256.as_bytes(),
         ) {
@@ -402,11 +402,6 @@ fn same_file(a: &Path, b: &Path) -> io::Result<bool> {
 
 fn token_digest(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
-}
-
-/// Compares without an early exit, so timing does not tell how much of a digest matched.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

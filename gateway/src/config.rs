@@ -1,0 +1,102 @@
+//! Typed configuration: `--flags` with `GATEWAY_*` environment variables of the same meaning
+//! (and `REGISTRY_URL`, shared with the design's other services).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "gateway",
+    about = "The API gateway in front of the audio services"
+)]
+pub struct Settings {
+    #[arg(long, env = "GATEWAY_HOST", default_value = "127.0.0.1")]
+    pub host: String,
+
+    /// Port to bind (5000, as the original); 0 picks a free one.
+    #[arg(long, env = "GATEWAY_PORT", default_value_t = 5000)]
+    pub port: u16,
+
+    /// The registry, e.g. `http://127.0.0.1:8761/eureka/`.
+    #[arg(
+        long,
+        env = "REGISTRY_URL",
+        default_value = "http://127.0.0.1:8761/eureka/"
+    )]
+    pub registry_url: String,
+
+    /// Token for a registry that requires one.
+    #[arg(long, env = "GATEWAY_REGISTRY_TOKEN", hide_env_values = true)]
+    pub registry_token: Option<String>,
+
+    /// A TOML routes file replacing the built-in routes (see docs/gateway.md).
+    #[arg(long, env = "GATEWAY_ROUTES")]
+    pub routes: Option<PathBuf>,
+
+    /// Serve the web pages from this folder instead of the copy embedded in the binary.
+    #[arg(long, env = "GATEWAY_WEB_DIR")]
+    pub web_dir: Option<PathBuf>,
+
+    /// How often the registry copy is refreshed, in milliseconds.
+    #[arg(long, env = "GATEWAY_DISCOVERY_REFRESH_MS", default_value_t = 5_000)]
+    pub discovery_refresh_ms: u64,
+
+    /// Time to connect to an instance, in milliseconds.
+    #[arg(long, env = "GATEWAY_CONNECT_TIMEOUT_MS", default_value_t = 2_000)]
+    pub connect_timeout_ms: u64,
+
+    /// Time for an instance to answer a request (headers), in milliseconds.
+    #[arg(long, env = "GATEWAY_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
+    pub request_timeout_ms: u64,
+
+    /// How long an instance that failed stays out of rotation, in milliseconds.
+    #[arg(long, env = "GATEWAY_EJECTION_MS", default_value_t = 30_000)]
+    pub ejection_ms: u64,
+
+    /// Consecutive failures (5xx, timeouts) that eject an instance; a refused connection
+    /// ejects at once.
+    #[arg(long, env = "GATEWAY_MAX_FAILURES", default_value_t = 3)]
+    pub max_failures: u32,
+
+    /// When set, API and WebSocket requests need this token (Bearer header, `access_token`
+    /// query parameter, or `gateway_token` cookie); pages stay open.
+    #[arg(long, env = "GATEWAY_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// Origins allowed by CORS, comma-separated (`*` for any); none by default.
+    #[arg(long, env = "GATEWAY_CORS_ORIGINS", default_value = "")]
+    pub cors_origins: String,
+
+    /// Whether the server stops itself on Ctrl-C/SIGTERM (off when embedded in the stack).
+    #[arg(skip = true)]
+    pub handle_signals: bool,
+
+    /// HTTP worker threads; 0 means one per core.
+    #[arg(long, env = "GATEWAY_WORKERS", default_value_t = 0)]
+    pub workers: usize,
+}
+
+impl Settings {
+    pub fn defaults() -> Self {
+        Settings::parse_from(["gateway"])
+    }
+
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_millis(self.connect_timeout_ms)
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
+    }
+
+    /// The registry's base URL, without `/eureka`.
+    pub fn registry_base(&self) -> String {
+        let trimmed = self.registry_url.trim_end_matches('/');
+        trimmed
+            .strip_suffix("/eureka")
+            .unwrap_or(trimmed)
+            .to_owned()
+    }
+}

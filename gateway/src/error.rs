@@ -1,0 +1,45 @@
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::json;
+
+/// What the gateway itself answers, as JSON `{"error": code, "message": ...}`.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error("no instance of {0} is available")]
+    NoInstance(String),
+    #[error("no instance of {0} could be reached: {1}")]
+    BadGateway(String, String),
+    #[error("{0} did not answer in time")]
+    Timeout(String),
+    #[error("a valid access token is required")]
+    Unauthorized,
+    #[error("not found")]
+    NotFound,
+    #[error("the gateway is shutting down")]
+    Unavailable,
+}
+
+impl ResponseError for GatewayError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::NoInstance(_) | Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::BadGateway(..) => StatusCode::BAD_GATEWAY,
+            Self::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::NotFound => StatusCode::NOT_FOUND,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let code = match self {
+            Self::NoInstance(_) => "no-instance",
+            Self::BadGateway(..) => "bad-gateway",
+            Self::Timeout(_) => "gateway-timeout",
+            Self::Unauthorized => "unauthorized",
+            Self::NotFound => "not-found",
+            Self::Unavailable => "unavailable",
+        };
+        HttpResponse::build(self.status_code())
+            .json(json!({"error": code, "message": self.to_string()}))
+    }
+}

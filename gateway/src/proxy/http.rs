@@ -1,0 +1,203 @@
+//! HTTP proxying. Both bodies stream (a large download is never held in memory); `Range`,
+//! status codes and end-to-end headers pass through unchanged. Idempotent requests without a
+//! body are retried on another instance when one cannot be reached; others are not.
+
+use std::time::Instant;
+
+use actix_web::body::SizedStream;
+use actix_web::http::{Method, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use awc::error::SendRequestError;
+
+use super::headers::{connection_listed, forwarded, is_hop_by_hop, request_id, upstream_query};
+use super::{choose, MAX_ATTEMPTS};
+use crate::balancer::{Attempt, Outcome};
+use crate::error::GatewayError;
+use crate::metrics::RequestDone;
+use crate::route::{Route, Target};
+use crate::startup::GatewayState;
+
+pub async fn forward(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: &GatewayState,
+    client: &awc::Client,
+    route: &Route,
+) -> Result<HttpResponse, GatewayError> {
+    let started = Instant::now();
+    let id = request_id(&req);
+    let result = attempt_all(&req, payload, state, client, route, &id).await;
+    let status = match &result {
+        Ok(response) => response.status(),
+        Err(err) => actix_web::ResponseError::status_code(err),
+    };
+    log::info!(
+        "{} {} -> route {} {} in {:.1} ms [request {id}]",
+        req.method(),
+        req.path(),
+        route.id,
+        status.as_u16(),
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    state.metrics.do_send(RequestDone {
+        route: route.id.clone(),
+        status: status.as_u16(),
+        elapsed: started.elapsed(),
+    });
+    result.map(|mut response| {
+        if let Ok(value) = id.parse() {
+            response
+                .headers_mut()
+                .insert("x-request-id".parse().expect("static name"), value);
+        }
+        response
+    })
+}
+
+fn retryable(req: &HttpRequest) -> bool {
+    let idempotent = matches!(
+        *req.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::DELETE
+    );
+    let headers = req.headers();
+    let no_body = !headers.contains_key("transfer-encoding")
+        && headers
+            .get("content-length")
+            .and_then(|v| v.to_str().ok())
+            .is_none_or(|v| v.trim() == "0");
+    idempotent && no_body
+}
+
+async fn attempt_all(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &GatewayState,
+    client: &awc::Client,
+    route: &Route,
+    id: &str,
+) -> Result<HttpResponse, GatewayError> {
+    let target = route.target();
+    let name = match &target {
+        Target::Service(service) => service.clone(),
+        Target::Url(url) => url.clone(),
+    };
+    let retry = retryable(req);
+    let mut payload = Some(payload);
+    let mut tried = Vec::new();
+    let mut last_error = String::new();
+    for _ in 0..MAX_ATTEMPTS {
+        let upstream = match choose(state, &target, false, &tried).await {
+            Ok(upstream) => upstream,
+            Err(err) if tried.is_empty() => return Err(err),
+            Err(_) => break,
+        };
+        let url = format!(
+            "http://{}{}{}",
+            upstream.authority,
+            route.upstream_path(req.path()),
+            upstream_query(req.query_string())
+        );
+        let mut request = client.request_from(url, req.head()).no_decompress();
+        let listed = connection_listed(req.headers());
+        let names: Vec<_> = request.headers().keys().cloned().collect();
+        for header in names {
+            if is_hop_by_hop(&header, &listed) {
+                request.headers_mut().remove(header);
+            }
+        }
+        for (name, value) in forwarded(req) {
+            request = request.insert_header((name, value));
+        }
+        request = request.insert_header(("x-request-id", id));
+        for (name, value) in &route.add_request_headers {
+            request = request.insert_header((name.as_str(), value.as_str()));
+        }
+
+        let sent = if retry {
+            request.send().await
+        } else {
+            match payload.take() {
+                Some(body) => request.send_stream(body).await,
+                None => break,
+            }
+        };
+        let report = |result| {
+            if matches!(target, Target::Service(_)) {
+                state.balancer.do_send(Outcome {
+                    instance_id: upstream.instance_id.clone(),
+                    result,
+                });
+            }
+        };
+        match sent {
+            Ok(response) => {
+                let failed = matches!(response.status().as_u16(), 502..=504);
+                report(if failed {
+                    Attempt::Failed
+                } else {
+                    Attempt::Success
+                });
+                return Ok(relay(response, route, req.method() == Method::HEAD));
+            }
+            Err(SendRequestError::Timeout) => {
+                report(Attempt::Failed);
+                return Err(GatewayError::Timeout(name));
+            }
+            Err(err @ SendRequestError::Connect(_)) => {
+                report(Attempt::Refused);
+                last_error = err.to_string();
+                log::warn!(
+                    "{} unreachable for {} [request {id}]: {err}",
+                    upstream.instance_id,
+                    req.path()
+                );
+                if !retry {
+                    break;
+                }
+                tried.push(upstream.instance_id);
+            }
+            Err(err) => {
+                report(Attempt::Failed);
+                return Err(GatewayError::BadGateway(name, err.to_string()));
+            }
+        }
+    }
+    Err(GatewayError::BadGateway(name, last_error))
+}
+
+/// The upstream's response for the client: status and end-to-end headers as they are, the
+/// route's added headers, and the body streamed with its length when known.
+fn relay<S>(response: awc::ClientResponse<S>, route: &Route, head_only: bool) -> HttpResponse
+where
+    S: futures_util::Stream<Item = Result<bytes::Bytes, actix_web::error::PayloadError>>
+        + Unpin
+        + 'static,
+{
+    let status = response.status();
+    let mut builder = HttpResponse::build(status);
+    let listed = connection_listed(response.headers());
+    let length = response
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    for (name, value) in response.headers() {
+        if !is_hop_by_hop(name, &listed) && name != "content-length" {
+            builder.append_header((name.clone(), value.clone()));
+        }
+    }
+    for (name, value) in &route.add_response_headers {
+        builder.insert_header((name.as_str(), value.as_str()));
+    }
+    let bodiless =
+        head_only || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED;
+    match (bodiless, length) {
+        (true, Some(length)) => {
+            builder.insert_header(("content-length", length.to_string()));
+            builder.finish()
+        }
+        (true, None) => builder.finish(),
+        (false, Some(length)) => builder.body(SizedStream::new(length, response)),
+        (false, None) => builder.streaming(response),
+    }
+}

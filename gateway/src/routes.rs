@@ -1,0 +1,80 @@
+//! The gateway's own endpoints, and the dispatch of everything else: a route's requests are
+//! proxied (WebSocket upgrades to the WebSocket proxy), other paths are the web pages.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::json;
+
+use crate::auth::check_token;
+use crate::balancer::GetStatus;
+use crate::error::GatewayError;
+use crate::metrics::Render;
+use crate::proxy;
+use crate::startup::GatewayState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/health", web::get().to(health))
+        .route("/metrics", web::get().to(metrics))
+        .default_service(web::to(dispatch));
+}
+
+async fn dispatch(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<GatewayState>,
+    client: web::Data<awc::Client>,
+) -> Result<HttpResponse, GatewayError> {
+    let Some(route) = state.routes.find(req.path()) else {
+        return crate::web::serve(&req, state.web_dir.as_ref()).ok_or(GatewayError::NotFound);
+    };
+    check_token(&req, state.token.as_deref())?;
+    let upgrade = req
+        .headers()
+        .get("upgrade")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if upgrade {
+        proxy::websocket::forward(req, payload, &state, &client, route).await
+    } else {
+        proxy::http::forward(req, payload, &state, &client, route).await
+    }
+}
+
+/// `GET /health`: the gateway, and what it knows of each upstream.
+async fn health(state: web::Data<GatewayState>) -> Result<HttpResponse, GatewayError> {
+    let status = state
+        .balancer
+        .send(GetStatus)
+        .await
+        .map_err(|_| GatewayError::Unavailable)?;
+    let snapshot = state
+        .discovery
+        .send(registry::client::GetSnapshot)
+        .await
+        .map_err(|_| GatewayError::Unavailable)?;
+    Ok(HttpResponse::Ok().json(json!({
+        "status": "UP",
+        "service": "GATEWAY",
+        "upstreams": status.services,
+        "ejectionsTotal": status.ejections_total,
+        "registryCopyAgeMs": snapshot.age.map(|age| age.as_millis() as u64),
+    })))
+}
+
+/// `GET /metrics`: Prometheus text.
+async fn metrics(state: web::Data<GatewayState>) -> Result<HttpResponse, GatewayError> {
+    let status = state
+        .balancer
+        .send(GetStatus)
+        .await
+        .map_err(|_| GatewayError::Unavailable)?;
+    let text = state
+        .metrics
+        .send(Render {
+            ejections_total: status.ejections_total,
+        })
+        .await
+        .map_err(|_| GatewayError::Unavailable)?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(text))
+}

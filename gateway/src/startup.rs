@@ -1,0 +1,149 @@
+//! Builds the gateway from its settings: discovery, balancer and metrics actors, the routes,
+//! and the HTTP server (port 0 allowed). It registers itself as `GATEWAY`.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use actix::{Actor, Addr};
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{web, App, HttpServer};
+use registry::client::{Deregister, Discovery, InstanceSpec, Registration, RegistryEndpoint};
+
+use crate::balancer::Balancer;
+use crate::config::Settings;
+use crate::metrics::Metrics;
+use crate::route::{RouteError, RouteTable};
+use crate::routes;
+
+pub struct GatewayState {
+    pub routes: RouteTable,
+    pub balancer: Addr<Balancer>,
+    pub discovery: Addr<Discovery>,
+    pub metrics: Addr<Metrics>,
+    pub token: Option<String>,
+    pub web_dir: Option<PathBuf>,
+}
+
+pub struct Application {
+    address: SocketAddr,
+    server: Server,
+    registration: Addr<Registration>,
+}
+
+impl Application {
+    /// Must be called inside an actix system.
+    pub async fn build(settings: Settings) -> std::io::Result<Self> {
+        let routes = match &settings.routes {
+            Some(path) => RouteTable::load(path),
+            None => Ok(RouteTable::defaults(&settings.registry_base())),
+        }
+        .map_err(|err: RouteError| std::io::Error::new(std::io::ErrorKind::InvalidInput, err))?;
+        let endpoint =
+            RegistryEndpoint::new(&settings.registry_url, settings.registry_token.clone());
+        let refresh = Duration::from_millis(settings.discovery_refresh_ms.max(10));
+        let discovery = Discovery::new(endpoint.clone(), refresh).start();
+        let mut services: Vec<String> = routes.services().collect();
+        services.sort();
+        services.dedup();
+        let balancer = Balancer::new(
+            discovery.clone(),
+            services,
+            refresh,
+            Duration::from_millis(settings.ejection_ms),
+            settings.max_failures.max(1),
+        )
+        .start();
+        let state = web::Data::new(GatewayState {
+            routes,
+            balancer,
+            discovery,
+            metrics: Metrics::default().start(),
+            token: settings.token.clone().filter(|t| !t.is_empty()),
+            web_dir: settings.web_dir.clone(),
+        });
+
+        let listener = TcpListener::bind((settings.host.as_str(), settings.port))?;
+        let address = listener.local_addr()?;
+        let (connect_timeout, request_timeout) =
+            (settings.connect_timeout(), settings.request_timeout());
+        let cors_origins: Vec<String> = settings
+            .cors_origins
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(str::to_owned)
+            .collect();
+        let mut server = HttpServer::new(move || {
+            // One upstream client per worker: awc clients are not shared across threads.
+            let client = awc::Client::builder()
+                .connector(awc::Connector::new().timeout(connect_timeout).limit(0))
+                .timeout(request_timeout)
+                .disable_redirects()
+                .finish();
+            App::new()
+                .wrap(cors(&cors_origins))
+                .app_data(state.clone())
+                .app_data(web::Data::new(client))
+                .configure(routes::configure)
+        })
+        .listen(listener)?
+        .shutdown_timeout(5);
+        if settings.workers > 0 {
+            server = server.workers(settings.workers);
+        }
+        if !settings.handle_signals {
+            server = server.disable_signals();
+        }
+        let host = if settings.host == "0.0.0.0" {
+            "127.0.0.1".to_owned()
+        } else {
+            settings.host.clone()
+        };
+        let registration = Registration::new(
+            endpoint,
+            InstanceSpec::new("GATEWAY", &host, address.port()),
+        )
+        .start();
+        log::info!(
+            "gateway listening on http://{address}, registry {}",
+            settings.registry_url
+        );
+        Ok(Self {
+            address,
+            server: server.run(),
+            registration,
+        })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped, then deregisters.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        if let Ok(Err(err)) = self.registration.send(Deregister).await {
+            log::warn!("could not deregister: {err}");
+        }
+        result
+    }
+}
+
+fn cors(origins: &[String]) -> actix_cors::Cors {
+    let cors = actix_cors::Cors::default()
+        .allow_any_method()
+        .allow_any_header()
+        .expose_any_header()
+        .max_age(3600);
+    if origins.iter().any(|o| o == "*") {
+        return cors.allow_any_origin();
+    }
+    origins
+        .iter()
+        .fold(cors, |cors, origin| cors.allowed_origin(origin))
+}

@@ -1,0 +1,199 @@
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use awc::ws;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+
+/// A registry, N audio instances sharing one data folder, and a gateway in front.
+pub struct Stack {
+    pub registry_handle: ServerHandle,
+    pub audio: Vec<Audio>,
+    pub gateway: String,
+    pub data_dir: tempfile::TempDir,
+}
+
+pub struct Audio {
+    pub address: String,
+}
+
+pub async fn spawn_registry() -> (String, ServerHandle) {
+    let mut settings = registry::Settings::defaults();
+    settings.port = 0;
+    settings.self_preservation = false;
+    settings.eviction_interval_ms = 100;
+    let app = registry::Application::build(settings).await.unwrap();
+    let address = app.address().to_string();
+    let handle = app.handle();
+    actix_rt::spawn(app.run_until_stopped());
+    (address, handle)
+}
+
+pub async fn spawn_audio(registry: &str, data_dir: &Path) -> Audio {
+    let mut settings = audio::Settings::for_data_dir(data_dir);
+    settings.port = 0;
+    settings.workers = 1;
+    settings.registry_url = Some(format!("http://{registry}/eureka/"));
+    settings.registry_renewal_secs = 1;
+    let app = audio::Application::build(settings).await.unwrap();
+    let address = app.address().to_string();
+    actix_rt::spawn(app.run_until_stopped());
+    Audio { address }
+}
+
+pub async fn spawn_gateway(registry: &str, tweak: impl FnOnce(&mut gateway::Settings)) -> String {
+    let mut settings = gateway::Settings::defaults();
+    settings.port = 0;
+    settings.workers = 2;
+    settings.registry_url = format!("http://{registry}/eureka/");
+    settings.discovery_refresh_ms = 100;
+    tweak(&mut settings);
+    let app = gateway::Application::build(settings).await.unwrap();
+    let address = app.address().to_string();
+    actix_rt::spawn(app.run_until_stopped());
+    address
+}
+
+impl Stack {
+    pub async fn start(instances: usize) -> Self {
+        Self::start_with(instances, |_| {}).await
+    }
+
+    pub async fn start_with(instances: usize, tweak: impl FnOnce(&mut gateway::Settings)) -> Self {
+        let _ = env_logger::builder().is_test(true).try_init();
+        let data_dir = tempfile::tempdir().unwrap();
+        let (registry, registry_handle) = spawn_registry().await;
+        let mut audio = Vec::new();
+        for _ in 0..instances {
+            audio.push(spawn_audio(&registry, data_dir.path()).await);
+        }
+        let gateway = spawn_gateway(&registry, tweak).await;
+        let stack = Self {
+            registry_handle,
+            audio,
+            gateway,
+            data_dir,
+        };
+        stack.wait_for_instances(instances).await;
+        stack
+    }
+
+    /// Waits until the gateway routes to `n` audio instances.
+    pub async fn wait_for_instances(&self, n: usize) {
+        for _ in 0..200 {
+            let (_, health) = get_json(&self.http("/health")).await;
+            let known = health["upstreams"]["AUDIO-SERVICE"]
+                .as_array()
+                .map_or(0, |a| a.len());
+            if known == n {
+                return;
+            }
+            actix_rt::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the gateway never saw {n} audio instances");
+    }
+
+    pub fn http(&self, path: &str) -> String {
+        format!("http://{}{path}", self.gateway)
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws/record", self.gateway)
+    }
+
+    pub fn recordings_dir(&self) -> PathBuf {
+        self.data_dir.path().join("recordings")
+    }
+}
+
+pub async fn get_json(url: &str) -> (u16, Value) {
+    let mut response = awc::Client::new().get(url).send().await.unwrap();
+    let status = response.status().as_u16();
+    let body = response.body().limit(64 << 20).await.unwrap();
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+pub async fn get_bytes(url: &str) -> (u16, Vec<u8>) {
+    let mut response = awc::Client::new().get(url).send().await.unwrap();
+    let status = response.status().as_u16();
+    (
+        status,
+        response.body().limit(64 << 20).await.unwrap().to_vec(),
+    )
+}
+
+pub fn fixture_chunks() -> Vec<Vec<u8>> {
+    let dir =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/mediarecorder-webm-opus-250ms");
+    (0..14)
+        .map(|i| std::fs::read(dir.join(format!("chunk-{i:03}.bin"))).unwrap())
+        .collect()
+}
+
+pub const FIXTURE_SHA256: &str = "0feabda20a56fc7a669d30e0cf165aa0b0635730a6b745edd25a8fa7aba4d2e7";
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+pub type Socket = actix_codec::Framed<awc::BoxedSocket, ws::Codec>;
+
+pub async fn connect(url: &str) -> Socket {
+    awc::Client::new()
+        .ws(url)
+        .max_frame_size(16 << 20)
+        .connect()
+        .await
+        .expect("connects")
+        .1
+}
+
+/// The next text frame as JSON (pings answered), or panics after 10 s.
+pub async fn recv_json(socket: &mut Socket) -> Value {
+    loop {
+        let frame = actix_rt::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("a frame within 10 s")
+            .expect("socket open")
+            .expect("valid frame");
+        match frame {
+            ws::Frame::Text(text) => return serde_json::from_slice(&text).unwrap(),
+            ws::Frame::Ping(p) => socket.send(ws::Message::Pong(p)).await.unwrap(),
+            ws::Frame::Close(reason) => panic!("closed: {reason:?}"),
+            _ => {}
+        }
+    }
+}
+
+/// Records the fixture through `url` as binary frames; answers the `completed` frame.
+pub async fn record_fixture(url: &str, meta_id: &str) -> Value {
+    let mut socket = connect(url).await;
+    socket
+        .send(ws::Message::Text(
+            json!({"action": "record-start", "metaId": meta_id})
+                .to_string()
+                .into(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(recv_json(&mut socket).await["type"], "started");
+    for (seq, chunk) in fixture_chunks().into_iter().enumerate() {
+        socket
+            .send(ws::Message::Binary(chunk.into()))
+            .await
+            .unwrap();
+        let ack = recv_json(&mut socket).await;
+        assert_eq!(ack["seq"], seq as u64, "{ack}");
+    }
+    socket
+        .send(ws::Message::Text(
+            json!({"action": "record-end"}).to_string().into(),
+        ))
+        .await
+        .unwrap();
+    let completed = recv_json(&mut socket).await;
+    assert_eq!(completed["type"], "completed", "{completed}");
+    completed
+}

@@ -1,0 +1,6 @@
+//! Integration tests of the gateway: a real registry, real audio instances and the gateway, all
+//! on port 0, talking over real sockets.
+
+mod helpers;
+mod proxying;
+mod websockets;

@@ -1,0 +1,266 @@
+// The recording page: MediaRecorder chunks go to the server as binary WebSocket frames, through
+// the gateway. Every chunk is kept until the server acknowledges it; when the socket drops, the
+// page reconnects, resumes the recording (record-resume) and resends what was not acknowledged.
+
+import { api, formatBytes, formatDuration, withToken, wsUrl } from './api.js';
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  mic: $('mic'), metaId: $('metaId'), userId: $('userId'), start: $('start'), stop: $('stop'),
+  message: $('message'), level: $('level'), elapsed: $('elapsed'), connection: $('connection'),
+  sent: $('sent'), acked: $('acked'), stored: $('stored'), mime: $('mime'),
+  result: $('result'), resultName: $('result-name'), player: $('player'), resultLink: $('result-link'),
+};
+
+const ERRORS = {
+  'invalid-meta-id': 'The name may hold only letters, digits, "-" and "_" (at most 64).',
+  'recording-too-large': 'The recording reached the size limit of the server.',
+  'too-many-sessions': 'The server is busy; try again in a moment.',
+  'storage-error': 'The server could not store the recording.',
+};
+
+let session = null;
+
+function say(text, kind = 'info') {
+  ui.message.hidden = !text;
+  ui.message.textContent = text || '';
+  ui.message.className = `message ${kind}`;
+}
+
+function setConnection(state) {
+  ui.connection.textContent = state;
+  ui.connection.className = `state ${state}`;
+}
+
+async function listMicrophones() {
+  if (!navigator.mediaDevices?.enumerateDevices) return;
+  const devices = await navigator.mediaDevices.enumerateDevices();
+  for (const device of devices.filter((d) => d.kind === 'audioinput' && d.deviceId)) {
+    const option = new Option(device.label || `Microphone ${ui.mic.length}`, device.deviceId);
+    if (![...ui.mic.options].some((o) => o.value === device.deviceId)) ui.mic.add(option);
+  }
+}
+
+function pickMime() {
+  const wanted = ['audio/webm;codecs=opus', 'audio/webm', 'audio/ogg;codecs=opus', 'audio/mp4'];
+  return wanted.find((type) => MediaRecorder.isTypeSupported(type)) || '';
+}
+
+class Session {
+  constructor(stream, mimeType) {
+    this.stream = stream;
+    this.mimeType = mimeType;
+    this.pending = new Map(); // seq -> ArrayBuffer, until acknowledged
+    this.nextSeq = 0;
+    this.sendFrom = 0; // first seq not yet sent on the current socket
+    this.sent = 0;
+    this.acked = 0;
+    this.ready = false; // socket open and recording started/resumed
+    this.stopping = false;
+    this.finished = false;
+    this.retryDelay = 250;
+    this.startedAt = performance.now();
+  }
+
+  async begin(metaId, userId) {
+    const started = await this.open({ action: 'record-start', metaId, metaData: { userId }, mimeType: this.mimeType });
+    this.recordingId = started.recordingId;
+    this.resumeToken = started.resumeToken;
+    this.fileName = started.fileName;
+    this.recorder = new MediaRecorder(this.stream, this.mimeType ? { mimeType: this.mimeType } : undefined);
+    ui.mime.textContent = this.recorder.mimeType || this.mimeType || 'browser default';
+    this.recorder.ondataavailable = async (event) => {
+      if (!event.data || event.data.size === 0) return;
+      const seq = this.nextSeq++;
+      this.pending.set(seq, await event.data.arrayBuffer());
+      this.flush();
+    };
+    this.recorder.onstop = () => this.maybeEnd();
+    this.recorder.start(250);
+    this.meter();
+    this.tick = setInterval(() => { ui.elapsed.textContent = formatDuration(performance.now() - this.startedAt); }, 250);
+  }
+
+  /** Opens a socket and sends `first`; resolves with the server's first answer. */
+  open(first) {
+    return new Promise((resolve, reject) => {
+      setConnection('connecting');
+      const ws = new WebSocket(wsUrl('/ws/record'));
+      ws.binaryType = 'arraybuffer';
+      this.ws = ws;
+      let answered = false;
+      ws.onopen = () => ws.send(JSON.stringify(first));
+      ws.onmessage = (event) => {
+        const message = JSON.parse(event.data);
+        if (!answered) {
+          answered = true;
+          if (message.type === 'error') return reject(Object.assign(new Error(message.message), { code: message.code }));
+          setConnection('open');
+          this.ready = true;
+          this.retryDelay = 250;
+          resolve(message);
+          return;
+        }
+        this.onMessage(message);
+      };
+      ws.onclose = (event) => {
+        this.ready = false;
+        if (!answered) return reject(new Error(`connection refused (${event.code})`));
+        this.onDrop(event);
+      };
+      ws.onerror = () => {};
+    });
+  }
+
+  /** Sends every chunk not yet sent, in order, while the socket is ready. */
+  flush() {
+    if (!this.ready) return;
+    const seqs = [...this.pending.keys()].filter((s) => s >= this.sendFrom).sort((a, b) => a - b);
+    for (const seq of seqs) {
+      this.ws.send(this.pending.get(seq));
+      this.sendFrom = seq + 1;
+      this.sent = Math.max(this.sent, seq + 1);
+    }
+    ui.sent.textContent = this.sent;
+  }
+
+  onMessage(message) {
+    if (message.type === 'ack') {
+      for (const seq of [...this.pending.keys()]) if (seq <= message.seq) this.pending.delete(seq);
+      this.acked = Math.max(this.acked, message.seq + 1);
+      ui.acked.textContent = this.acked;
+      ui.stored.textContent = formatBytes(message.bytes);
+      this.maybeEnd();
+    } else if (message.type === 'completed') {
+      this.finished = true;
+      this.ws.close(1000, 'done');
+      showResult(message);
+    } else if (message.type === 'error') {
+      say(ERRORS[message.code] || `Server error (${message.code}): ${message.message}`, 'error');
+    }
+  }
+
+  /** The socket dropped mid-recording: reconnect, resume, resend what was not acknowledged. */
+  onDrop(event) {
+    if (this.finished) return setConnection('closed');
+    setConnection('reconnecting');
+    say(`Connection lost (${event.code}); reconnecting — no audio is lost, chunks are kept until the server has them.`, 'info');
+    setTimeout(() => this.resume(), this.retryDelay);
+    this.retryDelay = Math.min(this.retryDelay * 2, 5000);
+  }
+
+  async resume() {
+    try {
+      const resumed = await this.open({ action: 'record-resume', recordingId: this.recordingId, resumeToken: this.resumeToken });
+      for (const seq of [...this.pending.keys()]) if (seq < resumed.nextSeq) this.pending.delete(seq);
+      this.acked = resumed.nextSeq;
+      this.sendFrom = resumed.nextSeq;
+      ui.acked.textContent = this.acked;
+      ui.stored.textContent = formatBytes(resumed.bytes);
+      say('Reconnected; the recording goes on.', 'ok');
+      this.flush();
+      this.maybeEnd();
+    } catch (error) {
+      if (error.code === 'recording-busy' || !error.code) {
+        this.onDrop({ code: 'retry' });
+      } else {
+        say(`The recording could not be resumed: ${error.message}`, 'error');
+        this.cleanup();
+      }
+    }
+  }
+
+  stop() {
+    this.stopping = true;
+    ui.stop.disabled = true;
+    if (this.recorder && this.recorder.state !== 'inactive') this.recorder.stop();
+    say('Finishing: waiting for the server to store the last chunks…');
+  }
+
+  /** Ends the recording once the recorder has stopped and every chunk is acknowledged. */
+  maybeEnd() {
+    const recorderDone = this.recorder && this.recorder.state === 'inactive';
+    if (this.stopping && recorderDone && this.pending.size === 0 && this.ready && !this.endSent) {
+      this.endSent = true;
+      this.ws.send(JSON.stringify({ action: 'record-end' }));
+    }
+  }
+
+  meter() {
+    try {
+      const context = new AudioContext();
+      const analyser = context.createAnalyser();
+      analyser.fftSize = 512;
+      context.createMediaStreamSource(this.stream).connect(analyser);
+      const data = new Uint8Array(analyser.fftSize);
+      const draw = () => {
+        if (this.finished) return context.close();
+        analyser.getByteTimeDomainData(data);
+        const peak = data.reduce((max, v) => Math.max(max, Math.abs(v - 128)), 0) / 128;
+        ui.level.style.width = `${Math.round(peak * 100)}%`;
+        requestAnimationFrame(draw);
+      };
+      draw();
+    } catch { /* no Web Audio: no meter */ }
+  }
+
+  cleanup() {
+    clearInterval(this.tick);
+    this.stream.getTracks().forEach((t) => t.stop());
+    ui.start.disabled = false;
+    ui.stop.disabled = true;
+    ui.level.style.width = '0';
+  }
+}
+
+function showResult(completed) {
+  session.cleanup();
+  say(`Saved ${completed.fileName} (${formatBytes(completed.bytes)}, ${completed.chunks} chunks).`, 'ok');
+  ui.result.hidden = false;
+  ui.resultName.textContent = completed.fileName;
+  ui.player.src = withToken(`/api/recordings/${completed.recordingId}/audio`);
+  ui.resultLink.href = `/file-list.html?q=${encodeURIComponent(completed.fileName)}`;
+  window.lastRecording = completed; // for tests and the curious
+}
+
+async function start() {
+  say('');
+  ui.result.hidden = true;
+  if (!window.MediaRecorder) return say('This browser cannot record audio (no MediaRecorder).', 'error');
+  if (!navigator.mediaDevices?.getUserMedia) return say('This page needs a secure context (https or localhost) to use the microphone.', 'error');
+  const metaId = ui.metaId.value.trim();
+  if (metaId && !/^[A-Za-z0-9_-]{1,64}$/.test(metaId)) return say(ERRORS['invalid-meta-id'], 'error');
+  ui.start.disabled = true;
+  let stream;
+  try {
+    const deviceId = ui.mic.value;
+    stream = await navigator.mediaDevices.getUserMedia({ audio: deviceId ? { deviceId: { exact: deviceId } } : true });
+  } catch (error) {
+    ui.start.disabled = false;
+    const refused = error.name === 'NotAllowedError' || error.name === 'SecurityError';
+    return say(refused ? 'Microphone access was refused. Allow it in the browser and try again.' : `No microphone could be opened: ${error.message}`, 'error');
+  }
+  listMicrophones();
+  // Ask for the token now (if the gateway wants one) rather than fail the socket silently.
+  const probe = await api('/api/files').catch(() => null);
+  if (!probe || probe.status === 401) {
+    stream.getTracks().forEach((t) => t.stop());
+    ui.start.disabled = false;
+    return say(probe ? 'The access token was refused.' : 'The server cannot be reached.', 'error');
+  }
+  session = new Session(stream, pickMime());
+  window.recordingSession = session;
+  try {
+    await session.begin(metaId, ui.userId.value.trim());
+    ui.stop.disabled = false;
+    say('Recording…', 'info');
+  } catch (error) {
+    session.cleanup();
+    setConnection('closed');
+    say(ERRORS[error.code] || `Could not start: ${error.message}`, 'error');
+  }
+}
+
+ui.start.addEventListener('click', start);
+ui.stop.addEventListener('click', () => session && session.stop());
+listMicrophones().catch(() => {});
