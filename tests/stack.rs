@@ -32,6 +32,7 @@ async fn the_root_command_serves_both_pages_and_records_through_the_gateway() {
         .arg("--data-dir")
         .arg(data.path())
         .env("RUST_LOG", "warn")
+        .env_remove("KAFKA_BROKERS")
         .stdout(Stdio::piped())
         .spawn()
         .expect("audio-stack starts");

@@ -61,6 +61,34 @@ pub struct Settings {
     #[arg(long, env = "AUDIO_REGISTRY_RENEWAL_SECS", default_value_t = 30)]
     pub registry_renewal_secs: u64,
 
+    /// Kafka's bootstrap servers; without them events travel on the embedded bus.
+    #[arg(long, env = "KAFKA_BROKERS")]
+    pub kafka_brokers: Option<String>,
+
+    /// The consumer group that post-processes recordings (instances sharing it share the work).
+    #[arg(long, env = "AUDIO_KAFKA_GROUP", default_value = "audio-service")]
+    pub kafka_group: String,
+
+    /// Partitions of topics created at start-up.
+    #[arg(long, env = "AUDIO_KAFKA_PARTITIONS", default_value_t = 3)]
+    pub kafka_partitions: i32,
+
+    /// Replication factor of topics created at start-up.
+    #[arg(long, env = "AUDIO_KAFKA_REPLICATION", default_value_t = 1)]
+    pub kafka_replication: i32,
+
+    /// Post-processing threads.
+    #[arg(long, env = "AUDIO_PROCESSING_WORKERS", default_value_t = 1)]
+    pub processing_workers: usize,
+
+    /// Tries of a failing event handler before the event goes to the dead-letter topic.
+    #[arg(long, env = "AUDIO_EVENT_ATTEMPTS", default_value_t = 5)]
+    pub event_attempts: u32,
+
+    /// First pause between tries, in milliseconds (doubling, at most 5 s).
+    #[arg(long, env = "AUDIO_EVENT_BACKOFF_MS", default_value_t = 200)]
+    pub event_backoff_ms: u64,
+
     /// Whether the server stops itself (and the actix System) on Ctrl-C/SIGTERM; a process that
     /// embeds several services turns this off and orders their shutdown itself.
     #[arg(skip = true)]
@@ -85,6 +113,20 @@ impl Settings {
             Some(host) => host.clone(),
             None if self.host == "0.0.0.0" || self.host == "::" => "127.0.0.1".into(),
             None => self.host.clone(),
+        }
+    }
+
+    pub fn bus_config(&self) -> kafka_core::BusConfig {
+        kafka_core::BusConfig {
+            brokers: self.kafka_brokers.clone().filter(|b| !b.trim().is_empty()),
+            partitions: self.kafka_partitions.max(1),
+            replication: self.kafka_replication.max(1),
+            retry: kafka_core::RetryPolicy {
+                attempts: self.event_attempts.max(1),
+                backoff: Duration::from_millis(self.event_backoff_ms),
+                max_backoff: Duration::from_secs(5),
+            },
+            redrive_every: Duration::from_secs(5),
         }
     }
 

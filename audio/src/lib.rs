@@ -5,6 +5,8 @@
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod events;
+pub mod postprocess;
 pub mod protocol;
 pub mod routes;
 pub mod session;

@@ -10,16 +10,18 @@ use actix_web_actors::ws::{self, CloseCode, CloseReason};
 use bytes::{Bytes, BytesMut};
 
 use crate::domain::{decode_chunk, MetaId, RecordingId, RecordingMime, UserId};
+use crate::events::write_completed;
 use crate::protocol::{ClientMessage, ErrorCode, ParseError, ServerMessage};
 use crate::storage::{
     AppendOutcome, Layout, NewRecording, OpenRecording, RecordingState, StorageError,
 };
-use crate::supervisor::{Attached, Finished, Leave, RecordingSupervisor};
+use crate::supervisor::{Attached, Finished, Leave, RecordingSupervisor, Started};
 
 /// What every session of an instance shares.
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
     pub layout: Layout,
+    pub outbox: kafka_core::Outbox,
     pub max_frame_bytes: usize,
     pub max_recording_bytes: u64,
     pub heartbeat_timeout: Duration,
@@ -189,6 +191,12 @@ impl RecordingSession {
                         session_id: act.session_id.clone(),
                         recording_id: meta.id,
                     });
+                    act.supervisor.do_send(Started(serde_json::json!({
+                        "recordingId": meta.id,
+                        "fileName": meta.file_name,
+                        "userId": meta.user_id,
+                        "status": "recording",
+                    })));
                     act.recording = Some(recording);
                     act.send(ctx, &started);
                 }
@@ -260,15 +268,24 @@ impl RecordingSession {
             );
         };
         let id = recording.id();
+        let (layout, outbox) = (self.config.layout.clone(), self.config.outbox.clone());
+        // The completion event is in the outbox (fsynced) before the client hears "completed".
         let work = actix_web::rt::task::spawn_blocking(move || {
-            recording.finish(RecordingState::Completed)
+            let mut event = None;
+            let meta = recording.finish(RecordingState::Completed, |meta| {
+                event = Some(write_completed(&layout, &outbox, meta)?);
+                Ok(())
+            })?;
+            let event = event
+                .ok_or_else(|| StorageError::Io(std::io::Error::other("no completion event")))?;
+            Ok::<_, StorageError>((meta, event))
         });
         ctx.wait(work.into_actor(self).map(move |result, act, ctx| {
             match result
                 .map_err(|err| StorageError::Io(err.into()))
                 .and_then(|r| r)
             {
-                Ok(meta) => {
+                Ok((meta, event)) => {
                     act.send(
                         ctx,
                         &ServerMessage::Completed {
@@ -276,13 +293,14 @@ impl RecordingSession {
                             file_name: meta.file_name.clone(),
                             bytes: meta.size,
                             chunks: meta.chunks,
-                            status: meta.status.as_str().into(),
+                            status: meta.ended_as.unwrap_or(meta.status).as_str().into(),
                             message: format!("End record response: {}", meta.file_name),
                         },
                     );
                     act.supervisor.do_send(Finished {
                         session_id: act.session_id.clone(),
                         meta,
+                        event,
                     });
                 }
                 Err(err) => {

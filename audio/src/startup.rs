@@ -4,23 +4,33 @@
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 
-use actix::{Actor, Addr};
+use actix::{Actor, Addr, Recipient, SyncArbiter};
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{middleware, web, App, HttpServer};
+use kafka_core::{
+    publish_durably, Delivery, EventBus, EventHandler, Outbox, Publish, RecordCompletedEvent,
+    TOPIC_RECORD_COMPLETED, TOPIC_RECORD_DELETED, TOPIC_RECORD_PROCESSED,
+};
 
 use registry::client::{Deregister, InstanceSpec, Registration, RegistryEndpoint};
 
 use crate::config::Settings;
+use crate::domain::RecordingId;
+use crate::events::{processed_event, Broadcast, EventHub};
+use crate::postprocess::{PostProcessor, Process};
 use crate::routes;
 use crate::session::SessionConfig;
 use crate::storage::Layout;
-use crate::supervisor::RecordingSupervisor;
+use crate::supervisor::{RecordingSupervisor, SupervisorLinks};
 
 /// What every request handler can reach.
 pub struct AppState {
     pub layout: Layout,
     pub supervisor: Addr<RecordingSupervisor>,
     pub session: Arc<SessionConfig>,
+    pub outbox: Outbox,
+    pub publisher: Recipient<Publish>,
+    pub hub: Addr<EventHub>,
 }
 
 pub struct Application {
@@ -29,6 +39,7 @@ pub struct Application {
     supervisor: Addr<RecordingSupervisor>,
     layout: Layout,
     registration: Option<Addr<Registration>>,
+    bus: EventBus,
 }
 
 /// The name this service registers under (Eureka upper-cases app names).
@@ -38,23 +49,65 @@ impl Application {
     /// Must be called inside an actix system (`#[actix_web::main]`, `#[actix_web::test]`).
     pub async fn build(settings: Settings) -> std::io::Result<Self> {
         let layout = Layout::create(&settings.data_dir)?;
+        let mut bus = EventBus::start(&settings.bus_config(), layout.root())
+            .map_err(std::io::Error::other)?;
+        let hub = EventHub::default().start();
+        let processor = {
+            let layout = layout.clone();
+            SyncArbiter::start(settings.processing_workers.max(1), move || {
+                PostProcessor::new(layout.clone())
+            })
+        };
         let supervisor = RecordingSupervisor::new(
             layout.clone(),
+            SupervisorLinks {
+                outbox: bus.outbox().clone(),
+                publisher: bus.publisher(),
+                hub: hub.clone(),
+            },
             settings.max_sessions,
             settings.resume_grace(),
             settings.sweep_interval(),
         )
         .start();
+        // Post-processing: group audio-service (by default), each recording once per group.
+        let processing = processing_handler(
+            processor,
+            bus.outbox().clone(),
+            bus.publisher(),
+            layout.clone(),
+        );
+        bus.subscribe(
+            &[TOPIC_RECORD_COMPLETED],
+            &settings.kafka_group,
+            "earliest",
+            processing,
+        )
+        .map_err(std::io::Error::other)?;
+        // Live pages: every instance hears every change (its own group, from now on).
+        let live_group = format!("audio-live-{}", uuid::Uuid::new_v4().simple());
+        let topics = [
+            TOPIC_RECORD_COMPLETED,
+            TOPIC_RECORD_PROCESSED,
+            TOPIC_RECORD_DELETED,
+        ];
+        bus.subscribe(&topics, &live_group, "latest", live_handler(hub.clone()))
+            .map_err(std::io::Error::other)?;
+        bus.open();
         let state = web::Data::new(AppState {
             layout: layout.clone(),
             supervisor: supervisor.clone(),
             session: Arc::new(SessionConfig {
                 layout: layout.clone(),
+                outbox: bus.outbox().clone(),
                 max_frame_bytes: settings.max_frame_bytes,
                 max_recording_bytes: settings.max_recording_bytes,
                 heartbeat_timeout: settings.heartbeat_timeout(),
                 ping_interval: settings.ping_interval(),
             }),
+            outbox: bus.outbox().clone(),
+            publisher: bus.publisher(),
+            hub,
         });
 
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))?;
@@ -98,6 +151,7 @@ impl Application {
             supervisor,
             layout,
             registration,
+            bus,
         })
     }
 
@@ -122,9 +176,19 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until the server is stopped (Ctrl-C, SIGTERM or a handle), then deregisters.
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+    /// Serves until the server is stopped (Ctrl-C, SIGTERM or a handle), then deregisters,
+    /// flushes what Kafka has not acknowledged yet (the outbox keeps the rest) and stops the
+    /// consumers.
+    pub async fn run_until_stopped(mut self) -> std::io::Result<()> {
         let result = self.server.await;
+        if let Some(producer) = self.bus.kafka_producer() {
+            let _ = producer
+                .send(kafka_core::producer::Flush(std::time::Duration::from_secs(
+                    5,
+                )))
+                .await;
+        }
+        self.bus.stop_consumers();
         if let Some(registration) = self.registration {
             match registration.send(Deregister).await {
                 Ok(Ok(())) => {}
@@ -134,4 +198,54 @@ impl Application {
         }
         result
     }
+}
+
+/// Post-processes each completed recording and publishes the result. An event that is not a
+/// `RecordCompletedEvent` fails (and after its retries goes to the dead-letter topic).
+fn processing_handler(
+    processor: Addr<PostProcessor>,
+    outbox: Outbox,
+    publisher: Recipient<Publish>,
+    layout: Layout,
+) -> EventHandler {
+    Arc::new(move |delivery: Delivery| {
+        let (processor, outbox, publisher, layout) = (
+            processor.clone(),
+            outbox.clone(),
+            publisher.clone(),
+            layout.clone(),
+        );
+        Box::pin(async move {
+            let event: RecordCompletedEvent = serde_json::from_slice(&delivery.payload)
+                .map_err(|err| format!("not a RecordCompletedEvent: {err}"))?;
+            let processed = processor
+                .send(Process(RecordingId::from(event.recording_id)))
+                .await
+                .map_err(|err| err.to_string())??;
+            if let Some(meta) = processed {
+                publish_durably(&outbox, &publisher, &processed_event(&layout, &meta), None)
+                    .await
+                    .map_err(|err| err.to_string())?;
+            }
+            Ok(())
+        })
+    })
+}
+
+/// Relays lifecycle events to this instance's live pages.
+fn live_handler(hub: Addr<EventHub>) -> EventHandler {
+    Arc::new(move |delivery: Delivery| {
+        let hub = hub.clone();
+        Box::pin(async move {
+            let kind = match delivery.topic.as_str() {
+                TOPIC_RECORD_COMPLETED => "completed",
+                TOPIC_RECORD_PROCESSED => "processed",
+                TOPIC_RECORD_DELETED => "deleted",
+                _ => return Ok(()),
+            };
+            let data = serde_json::from_slice(&delivery.payload).unwrap_or(serde_json::Value::Null);
+            hub.do_send(Broadcast { kind, data });
+            Ok(())
+        })
+    })
 }

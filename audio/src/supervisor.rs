@@ -8,11 +8,17 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use serde::Serialize;
 
+use kafka_core::{Delivered, Outbox, OutboxEntry, Publish};
+
 use crate::domain::RecordingId;
+use crate::events::{write_completed, Broadcast, EventHub};
 use crate::storage::{self, Layout, RecordingMeta, RecordingState};
 
 pub struct RecordingSupervisor {
     layout: Layout,
+    outbox: Outbox,
+    publisher: Recipient<Publish>,
+    hub: Addr<EventHub>,
     max_sessions: usize,
     resume_grace: Duration,
     sweep_interval: Duration,
@@ -21,18 +27,30 @@ pub struct RecordingSupervisor {
     sweeping: bool,
     completed: u64,
     interrupted: u64,
+    events_delivered: u64,
     started_at: Instant,
+}
+
+/// What the supervisor needs besides its limits: where events go.
+pub struct SupervisorLinks {
+    pub outbox: Outbox,
+    pub publisher: Recipient<Publish>,
+    pub hub: Addr<EventHub>,
 }
 
 impl RecordingSupervisor {
     pub fn new(
         layout: Layout,
+        links: SupervisorLinks,
         max_sessions: usize,
         resume_grace: Duration,
         sweep_interval: Duration,
     ) -> Self {
         Self {
             layout,
+            outbox: links.outbox,
+            publisher: links.publisher,
+            hub: links.hub,
             max_sessions,
             resume_grace,
             sweep_interval,
@@ -40,6 +58,7 @@ impl RecordingSupervisor {
             sweeping: false,
             completed: 0,
             interrupted: 0,
+            events_delivered: 0,
             started_at: Instant::now(),
         }
     }
@@ -51,28 +70,52 @@ impl RecordingSupervisor {
         }
         self.sweeping = true;
         let layout = self.layout.clone();
+        let outbox = self.outbox.clone();
         let grace = self.resume_grace;
-        let work =
-            actix_web::rt::task::spawn_blocking(move || storage::end_abandoned(&layout, grace));
-        ctx.spawn(work.into_actor(self).map(|result, act, _| {
+        let work = actix_web::rt::task::spawn_blocking(move || {
+            let entries = std::cell::RefCell::new(Vec::new());
+            let ended = storage::end_abandoned(&layout, grace, &|meta| {
+                entries
+                    .borrow_mut()
+                    .push(write_completed(&layout, &outbox, meta)?);
+                Ok(())
+            });
+            (ended, entries.into_inner())
+        });
+        ctx.spawn(work.into_actor(self).map(|result, act, ctx| {
             act.sweeping = false;
             match result {
-                Ok(ended) => ended.into_iter().for_each(|meta| act.on_finished(meta)),
+                Ok((ended, entries)) => {
+                    ended.into_iter().for_each(|meta| act.on_finished(meta));
+                    entries
+                        .into_iter()
+                        .for_each(|entry| act.publish(entry, ctx));
+                }
                 Err(err) => log::error!("sweep task failed: {err}"),
             }
         }));
     }
 
+    /// Hands an event that is already in the outbox to the publisher, asking to hear of its
+    /// delivery.
+    fn publish(&mut self, entry: OutboxEntry, ctx: &mut Context<Self>) {
+        self.publisher.do_send(Publish {
+            entry,
+            notify: Some(ctx.address().recipient()),
+        });
+    }
+
     /// Every finished recording, ended by its client or by the sweep, passes through here.
     fn on_finished(&mut self, meta: RecordingMeta) {
-        match meta.status {
+        let ended = meta.ended_as.unwrap_or(meta.status);
+        match ended {
             RecordingState::Interrupted => self.interrupted += 1,
             _ => self.completed += 1,
         }
         log::info!(
             "recording {} finished as {}: {} ({} bytes, {} chunks)",
             meta.id,
-            meta.status.as_str(),
+            ended.as_str(),
             meta.file_name,
             meta.size,
             meta.chunks
@@ -114,12 +157,13 @@ pub struct Attached {
     pub recording_id: RecordingId,
 }
 
-/// A session's client ended its recording.
+/// A session's client ended its recording; its completion event is in the outbox.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Finished {
     pub session_id: String,
     pub meta: RecordingMeta,
+    pub event: OutboxEntry,
 }
 
 /// Figures for `/health`.
@@ -135,6 +179,7 @@ pub struct SupervisorStats {
     pub max_sessions: usize,
     pub completed: u64,
     pub interrupted: u64,
+    pub events_delivered: u64,
     pub uptime_seconds: u64,
 }
 
@@ -178,11 +223,12 @@ impl Handler<Attached> for RecordingSupervisor {
 impl Handler<Finished> for RecordingSupervisor {
     type Result = ();
 
-    fn handle(&mut self, msg: Finished, _: &mut Self::Context) {
+    fn handle(&mut self, msg: Finished, ctx: &mut Self::Context) {
         if let Some(slot) = self.sessions.get_mut(&msg.session_id) {
             *slot = None;
         }
         self.on_finished(msg.meta);
+        self.publish(msg.event, ctx);
     }
 }
 
@@ -196,7 +242,33 @@ impl Handler<GetStats> for RecordingSupervisor {
             max_sessions: self.max_sessions,
             completed: self.completed,
             interrupted: self.interrupted,
+            events_delivered: self.events_delivered,
             uptime_seconds: self.started_at.elapsed().as_secs(),
         }
+    }
+}
+
+impl Handler<Delivered> for RecordingSupervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Delivered, _: &mut Self::Context) {
+        self.events_delivered += 1;
+        log::debug!("event {} delivered to {}", msg.event_id, msg.topic);
+    }
+}
+
+/// A recording started somewhere in this instance: tell the live pages.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Started(pub serde_json::Value);
+
+impl Handler<Started> for RecordingSupervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Started, _: &mut Self::Context) {
+        self.hub.do_send(Broadcast {
+            kind: "started",
+            data: msg.0,
+        });
     }
 }

@@ -89,6 +89,7 @@ fn main() -> std::io::Result<()> {
         let mut audio_settings = audio::Settings::for_data_dir(data.path());
         audio_settings.port = 0;
         audio_settings.registry_url = Some(registry_url.clone());
+        audio_settings.kafka_brokers = None;
         let audio = audio::Application::build(audio_settings).await?;
         let direct = format!("{}", audio.address());
         actix_web::rt::spawn(audio.run_until_stopped());

@@ -27,6 +27,12 @@ impl RecordingId {
     }
 }
 
+impl From<Uuid> for RecordingId {
+    fn from(id: Uuid) -> Self {
+        Self(id)
+    }
+}
+
 impl Default for RecordingId {
     fn default() -> Self {
         Self::new()

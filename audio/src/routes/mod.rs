@@ -1,6 +1,7 @@
 //! One module per route group; `configure` mounts them all.
 
 mod download;
+mod events;
 mod files;
 mod health;
 mod recordings;
@@ -18,6 +19,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .route("/health", web::get().to(health::health))
     .route("/ws/record", web::get().to(ws::record))
+    .route("/api/events", web::get().to(events::stream))
     .route("/api/files", web::get().to(files::list))
     // `{file_name:.*}` takes the rest of the path, so every traversal attempt reaches the
     // file-name parser and gets its clear 400 rather than a routing miss.

@@ -6,8 +6,9 @@ use serde::{Deserialize, Serialize};
 use super::download::serve;
 use crate::domain::{FileName, RecordingId};
 use crate::error::ApiError;
+use crate::events::deleted_event;
 use crate::startup::AppState;
-use crate::storage::{self, RecordingMeta, RecordingQuery, RecordingState};
+use crate::storage::{self, Processing, RecordingMeta, RecordingQuery, RecordingState};
 
 /// A recording as the API shows it (the resume token's digest stays on disk).
 #[derive(Debug, Serialize)]
@@ -22,6 +23,9 @@ pub struct RecordingView {
     pub size: u64,
     pub chunks: u64,
     pub status: RecordingState,
+    pub ended_as: Option<RecordingState>,
+    #[serde(flatten)]
+    pub processing: Processing,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,
@@ -39,6 +43,8 @@ impl From<RecordingMeta> for RecordingView {
             size: meta.size,
             chunks: meta.chunks,
             status: meta.status,
+            ended_as: meta.ended_as,
+            processing: meta.processing,
             created_at: meta.created_at,
             updated_at: meta.updated_at,
             completed_at: meta.completed_at,
@@ -125,6 +131,7 @@ pub async fn delete(
     }
     let name = FileName::parse(&meta.file_name)?;
     let layout = state.layout.clone();
+    let event = deleted_event(&meta);
     web::block(move || -> std::io::Result<()> {
         // The file goes first: a crash in between leaves metadata pointing at nothing, which a
         // second DELETE cleans up, rather than a file no record knows about.
@@ -134,6 +141,14 @@ pub async fn delete(
     .await
     .map_err(|_| ApiError::Unavailable)??;
     log::info!("recording {} deleted", meta.id);
+    if let Err(err) =
+        kafka_core::publish_durably(&state.outbox, &state.publisher, &event, None).await
+    {
+        log::error!(
+            "recording {} deleted, but its event was not written: {err}",
+            meta.id
+        );
+    }
     Ok(HttpResponse::NoContent().finish())
 }
 

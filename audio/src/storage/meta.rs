@@ -15,6 +15,12 @@ pub enum RecordingState {
     Completed,
     /// The client vanished and did not resume in time; every accepted byte is kept.
     Interrupted,
+    /// Post-processing is working on it.
+    Processing,
+    /// Post-processed: seekable, measured.
+    Ready,
+    /// Post-processing gave up; `failureReason` says why. The file is as it was uploaded.
+    Failed,
 }
 
 impl RecordingState {
@@ -23,6 +29,9 @@ impl RecordingState {
             Self::Recording => "recording",
             Self::Completed => "completed",
             Self::Interrupted => "interrupted",
+            Self::Processing => "processing",
+            Self::Ready => "ready",
+            Self::Failed => "failed",
         }
     }
 }
@@ -45,6 +54,32 @@ pub struct RecordingMeta {
     pub updated_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,
     pub resume_token_sha256: String,
+    /// How the recording ended (`completed` or `interrupted`), kept through post-processing.
+    #[serde(default)]
+    pub ended_as: Option<RecordingState>,
+    #[serde(default, flatten)]
+    pub processing: Processing,
+}
+
+/// What post-processing found; empty until it ran.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Processing {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codec: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample_rate: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channels: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processed_at: Option<DateTime<Utc>>,
+    /// Why processing failed, or what it repaired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl RecordingMeta {

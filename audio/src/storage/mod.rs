@@ -18,9 +18,9 @@ mod meta;
 mod open;
 mod sweep;
 
-pub use atomic::write_atomically;
+pub use atomic::{sync_dir, write_atomically};
 pub use catalog::{list_file_names, list_recordings, Page, RecordingQuery};
 pub use layout::Layout;
-pub use meta::{RecordingMeta, RecordingState};
+pub use meta::{Processing, RecordingMeta, RecordingState};
 pub use open::{AppendOutcome, NewRecording, OpenRecording, StorageError};
 pub use sweep::end_abandoned;

@@ -108,6 +108,8 @@ impl OpenRecording {
             updated_at: now,
             completed_at: None,
             resume_token_sha256: token_digest(resume_token),
+            ended_as: None,
+            processing: Default::default(),
         };
         if let Err(err) = meta.save(layout) {
             remove_partial_files(layout, new.id);
@@ -285,19 +287,29 @@ impl OpenRecording {
     }
 
     /// Ends the recording: data fsynced, the file moved to its final name (never over another
-    /// recording), metadata updated, in-progress files removed. Blocking: call it off the
-    /// arbiters. Each step can be repeated after a crash without harm.
-    pub fn finish(mut self, status: RecordingState) -> Result<RecordingMeta, StorageError> {
+    /// recording), `before_commit` run with the final metadata (the completion event goes to the
+    /// outbox there), metadata updated, in-progress files removed. Blocking: call it off the
+    /// arbiters. Each step can be repeated after a crash without harm; a crash after
+    /// `before_commit` and before the metadata is saved repeats it (an event may come twice,
+    /// never not at all).
+    pub fn finish(
+        mut self,
+        status: RecordingState,
+        before_commit: impl FnOnce(&RecordingMeta) -> io::Result<()>,
+    ) -> Result<RecordingMeta, StorageError> {
         self.data.sync_all()?;
         let name = self.link_final()?;
         sync_dir(&self.layout.recordings_dir())?;
         let now = Utc::now();
         self.meta.file_name = name.as_str().to_owned();
-        self.meta.status = status;
+        // Every finished recording is post-processed next: its event is in the outbox.
+        self.meta.status = RecordingState::Processing;
+        self.meta.ended_as = Some(status);
         self.meta.size = self.bytes;
         self.meta.chunks = self.chunks;
         self.meta.updated_at = now;
         self.meta.completed_at = Some(now);
+        before_commit(&self.meta)?;
         self.meta.save(&self.layout)?;
         remove_partial_files(&self.layout, self.meta.id);
         Ok(self.meta)
@@ -461,14 +473,14 @@ mod tests {
         let mut rec = OpenRecording::resume(&layout, id, "tok").unwrap();
         assert_eq!((rec.bytes(), rec.chunks(), rec.next_seq()), (5, 2, 2));
         rec.append(Some(2), b"f", 100).unwrap();
-        let meta = rec.finish(RecordingState::Completed).unwrap();
+        let meta = rec.finish(RecordingState::Completed, |_| Ok(())).unwrap();
         let stored = fs::read(layout.recordings_dir().join(&meta.file_name)).unwrap();
         assert_eq!(stored, b"abcdef");
         assert_eq!((meta.size, meta.chunks), (6, 3));
         assert!(!layout.part_file(id).exists());
         assert!(matches!(
             OpenRecording::resume(&layout, id, "tok"),
-            Err(StorageError::AlreadyEnded("completed"))
+            Err(StorageError::AlreadyEnded("processing"))
         ));
     }
 
@@ -480,8 +492,8 @@ mod tests {
         let mut b = OpenRecording::create(&layout, new_recording(), "b").unwrap();
         a.append(None, b"aaa", 10).unwrap();
         b.append(None, b"bbb", 10).unwrap();
-        let ma = a.finish(RecordingState::Completed).unwrap();
-        let mb = b.finish(RecordingState::Completed).unwrap();
+        let ma = a.finish(RecordingState::Completed, |_| Ok(())).unwrap();
+        let mb = b.finish(RecordingState::Completed, |_| Ok(())).unwrap();
         assert_ne!(ma.file_name, mb.file_name);
         assert_eq!(
             fs::read(layout.recordings_dir().join(&ma.file_name)).unwrap(),

@@ -7,7 +7,11 @@ use crate::domain::RecordingId;
 /// Ends, as `interrupted`, every recording in progress that nobody owns and that has been left
 /// alone longer than `grace`: dropped by its client, or left by an instance that died. Every
 /// acknowledged byte is kept. Blocking: run it off the arbiters.
-pub fn end_abandoned(layout: &Layout, grace: Duration) -> Vec<RecordingMeta> {
+pub fn end_abandoned(
+    layout: &Layout,
+    grace: Duration,
+    before_commit: &dyn Fn(&RecordingMeta) -> std::io::Result<()>,
+) -> Vec<RecordingMeta> {
     let entries = match std::fs::read_dir(layout.partial_dir()) {
         Ok(entries) => entries,
         Err(err) => {
@@ -38,7 +42,8 @@ pub fn end_abandoned(layout: &Layout, grace: Duration) -> Vec<RecordingMeta> {
         if idle < grace {
             continue;
         }
-        match OpenRecording::reclaim(layout, id).and_then(|r| r.finish(RecordingState::Interrupted))
+        match OpenRecording::reclaim(layout, id)
+            .and_then(|r| r.finish(RecordingState::Interrupted, before_commit))
         {
             Ok(meta) => {
                 log::info!(

@@ -45,7 +45,7 @@ async fn every_bad_frame_gets_a_clear_error_and_loses_nothing_accepted() {
         .collect();
     let mut outside = outside;
     outside.sort();
-    assert_eq!(outside, ["meta", "partial", "recordings"]);
+    assert_eq!(outside, ["meta", "outbox", "partial", "recordings"]);
 
     let started = ws.start(Some("bad-input")).await;
     ws.stream_json(&chunks[..3], 0, 0).await;
@@ -92,12 +92,14 @@ async fn every_bad_frame_gets_a_clear_error_and_loses_nothing_accepted() {
     ws.stream_json(&chunks[3..], 3, held).await;
     let completed = ws.end().await;
     assert_eq!(completed["recordingId"], started["recordingId"]);
+    app.wait_for_status(completed["recordingId"].as_str().unwrap(), "ready")
+        .await;
     let stored = std::fs::read(
         app.recordings_dir()
             .join(completed["fileName"].as_str().unwrap()),
     )
     .unwrap();
-    assert_eq!(sha256_hex(&stored), FIXTURE_SHA256);
+    assert_eq!(stored, remuxed(&chunks));
 }
 
 #[actix_rt::test]

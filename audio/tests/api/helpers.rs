@@ -56,7 +56,8 @@ impl TestApp {
             }
             actix_rt::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("recording {id} never reached status {want}");
+        let (_, last) = self.get_json(&format!("/api/recordings/{id}")).await;
+        panic!("recording {id} never reached status {want}: {last}");
     }
 
     /// Stops the server gracefully and waits for it (and its deregistration) to finish.
@@ -87,6 +88,8 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = Settings::for_data_dir(data_dir.path());
     settings.port = 0;
     settings.workers = 2;
+    // The embedded bus, whatever KAFKA_BROKERS says (the Kafka tests are in tests/kafka.rs).
+    settings.kafka_brokers = None;
     tweak(&mut settings);
     let app = Application::build(settings)
         .await
@@ -113,6 +116,13 @@ pub fn fixture_chunks() -> Vec<Vec<u8>> {
     (0..14)
         .map(|i| std::fs::read(dir.join(format!("chunk-{i:03}.bin"))).expect("fixture chunk"))
         .collect()
+}
+
+/// The fixture as post-processing leaves it (remuxing is deterministic).
+pub fn remuxed(chunks: &[Vec<u8>]) -> Vec<u8> {
+    audio::postprocess::webm::remux(&chunks.concat())
+        .expect("remuxes")
+        .bytes
 }
 
 pub const FIXTURE_SHA256: &str = "0feabda20a56fc7a669d30e0cf165aa0b0635730a6b745edd25a8fa7aba4d2e7";

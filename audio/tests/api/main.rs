@@ -4,6 +4,7 @@ mod bad_input;
 mod concurrency;
 mod helpers;
 mod http_api;
+mod live_events;
 mod recording;
 mod registration;
 mod resume;

@@ -10,10 +10,19 @@ async fn check_stored_fixture(app: &TestApp, started: &Value, completed: &Value)
     assert_eq!(completed["chunks"], 14);
     assert_eq!(completed["status"], "completed");
     assert_eq!(completed["recordingId"], started["recordingId"]);
+    assert_eq!(sha256_hex(&fixture_chunks().concat()), FIXTURE_SHA256);
 
-    // On disk, byte for byte the concatenated chunks.
+    // Post-processing makes it seekable: status ready, duration found, and the file is the
+    // remuxed fixture (every packet unchanged, see tests/webm_ffmpeg.rs).
+    let meta = app.wait_for_status(id, "ready").await;
+    assert_eq!(meta["endedAs"], "completed");
+    let duration = meta["durationMs"].as_f64().unwrap();
+    assert!((duration - 3960.0).abs() <= 20.0, "duration {duration}");
+    assert_eq!(meta["codec"], "A_OPUS");
     let stored = std::fs::read(app.recordings_dir().join(file_name)).unwrap();
-    assert_eq!(sha256_hex(&stored), FIXTURE_SHA256);
+    let expected = remuxed(&fixture_chunks());
+    assert_eq!(stored, expected);
+    assert_eq!(meta["sha256"], sha256_hex(&expected));
 
     // Listed by both list endpoints.
     let (status, files) = app.get_json("/api/files").await;
@@ -32,8 +41,8 @@ async fn check_stored_fixture(app: &TestApp, started: &Value, completed: &Value)
         .unwrap_or_else(|| panic!("{id} not listed in {page}"))
         .clone();
     assert_eq!(item["fileName"], file_name);
-    assert_eq!(item["size"], FIXTURE_BYTES);
-    assert_eq!(item["status"], "completed");
+    assert_eq!(item["size"], expected.len());
+    assert_eq!(item["status"], "ready");
     assert_eq!(item["userId"], "tester");
     assert_eq!(item["mimeType"], "audio/webm");
     assert!(
@@ -52,12 +61,12 @@ async fn check_stored_fixture(app: &TestApp, started: &Value, completed: &Value)
     assert_eq!(header(&headers, "content-type"), "audio/webm");
     assert_eq!(
         header(&headers, "content-length"),
-        FIXTURE_BYTES.to_string()
+        expected.len().to_string()
     );
     assert!(header(&headers, "content-disposition").starts_with("attachment"));
     assert!(headers.contains_key("etag") && headers.contains_key("last-modified"));
     let body = response.body().limit(1 << 20).await.unwrap();
-    assert_eq!(sha256_hex(&body), FIXTURE_SHA256);
+    assert_eq!(body.as_ref(), expected.as_slice());
 
     // A Range request returns exactly the asked bytes.
     let mut partial = awc::Client::new()
@@ -69,7 +78,7 @@ async fn check_stored_fixture(app: &TestApp, started: &Value, completed: &Value)
     assert_eq!(partial.status().as_u16(), 206);
     assert_eq!(
         header(partial.headers(), "content-range"),
-        format!("bytes 1000-4999/{FIXTURE_BYTES}")
+        format!("bytes 1000-4999/{}", expected.len())
     );
     assert_eq!(partial.body().await.unwrap().as_ref(), &stored[1000..5000]);
 
@@ -82,8 +91,8 @@ async fn check_stored_fixture(app: &TestApp, started: &Value, completed: &Value)
     assert_eq!(inline.status().as_u16(), 200);
     assert!(header(inline.headers(), "content-disposition").starts_with("inline"));
     assert_eq!(
-        sha256_hex(&inline.body().limit(1 << 20).await.unwrap()),
-        FIXTURE_SHA256
+        inline.body().limit(1 << 20).await.unwrap().as_ref(),
+        expected.as_slice()
     );
 }
 

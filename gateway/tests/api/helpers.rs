@@ -36,6 +36,7 @@ pub async fn spawn_audio(registry: &str, data_dir: &Path) -> Audio {
     settings.workers = 1;
     settings.registry_url = Some(format!("http://{registry}/eureka/"));
     settings.registry_renewal_secs = 1;
+    settings.kafka_brokers = None;
     let app = audio::Application::build(settings).await.unwrap();
     let address = app.address().to_string();
     actix_rt::spawn(app.run_until_stopped());
@@ -131,11 +132,23 @@ pub fn fixture_chunks() -> Vec<Vec<u8>> {
         .collect()
 }
 
-pub const FIXTURE_SHA256: &str = "0feabda20a56fc7a669d30e0cf165aa0b0635730a6b745edd25a8fa7aba4d2e7";
+/// The fixture as post-processing leaves it (remuxing is deterministic).
+pub fn remuxed_fixture() -> Vec<u8> {
+    audio::postprocess::webm::remux(&fixture_chunks().concat())
+        .unwrap()
+        .bytes
+}
 
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(bytes))
+/// Waits (10 s at most) until a recording is post-processed, asking through `base`.
+pub async fn wait_ready(base: &str, id: &str) -> Value {
+    for _ in 0..200 {
+        let (status, meta) = get_json(&format!("{base}/api/recordings/{id}")).await;
+        if status == 200 && meta["status"] == "ready" {
+            return meta;
+        }
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("recording {id} never became ready");
 }
 
 pub type Socket = actix_codec::Framed<awc::BoxedSocket, ws::Codec>;

@@ -1,0 +1,62 @@
+//! The `EventHub` actor: fans lifecycle changes out to every open `GET /api/events` stream
+//! (Server-Sent Events). A subscriber that cannot keep up is dropped, not waited for.
+
+use actix::prelude::*;
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+#[derive(Default)]
+pub struct EventHub {
+    subscribers: Vec<mpsc::Sender<Bytes>>,
+}
+
+impl Actor for EventHub {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        // A comment line now and then keeps proxies from closing quiet streams.
+        ctx.run_interval(std::time::Duration::from_secs(15), |act, _| {
+            act.send(Bytes::from_static(b": keep-alive\n\n"))
+        });
+    }
+}
+
+impl EventHub {
+    fn send(&mut self, frame: Bytes) {
+        self.subscribers
+            .retain(|subscriber| subscriber.try_send(frame.clone()).is_ok());
+    }
+}
+
+/// Opens a stream; the first frame tells the browser how long to wait before reconnecting.
+#[derive(Message)]
+#[rtype(result = "mpsc::Receiver<Bytes>")]
+pub struct Subscribe;
+
+impl Handler<Subscribe> for EventHub {
+    type Result = MessageResult<Subscribe>;
+
+    fn handle(&mut self, _: Subscribe, _: &mut Self::Context) -> Self::Result {
+        let (sender, receiver) = mpsc::channel(256);
+        let _ = sender.try_send(Bytes::from_static(b"retry: 2000\n: connected\n\n"));
+        self.subscribers.push(sender);
+        MessageResult(receiver)
+    }
+}
+
+/// One lifecycle change: `started`, `completed`, `processed` or `deleted`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Broadcast {
+    pub kind: &'static str,
+    pub data: serde_json::Value,
+}
+
+impl Handler<Broadcast> for EventHub {
+    type Result = ();
+
+    fn handle(&mut self, msg: Broadcast, _: &mut Self::Context) {
+        let frame = format!("event: {}\ndata: {}\n\n", msg.kind, msg.data);
+        self.send(Bytes::from(frame));
+    }
+}

@@ -1,0 +1,90 @@
+//! The audio service's side of the events: building them from recordings, and the hub that
+//! streams lifecycle changes to browsers (`GET /api/events`).
+
+mod hub;
+
+pub use hub::{Broadcast, EventHub, Subscribe};
+
+use chrono::Utc;
+use kafka_core::{
+    OutboxEntry, RecordCompletedEvent, RecordDeletedEvent, RecordProcessedEvent, RecordingStatus,
+    SCHEMA_VERSION,
+};
+
+use crate::domain::FileName;
+use crate::storage::{Layout, RecordingMeta, RecordingState};
+
+/// The completion event of a finished recording, with the original's fields.
+pub fn completed_event(layout: &Layout, meta: &RecordingMeta) -> RecordCompletedEvent {
+    RecordCompletedEvent {
+        session_id: meta.session_id.clone(),
+        meta_id: meta.meta_id.clone(),
+        file_path: file_path(layout, &meta.file_name),
+        file_name: meta.file_name.clone(),
+        completed_at: meta
+            .completed_at
+            .unwrap_or_else(Utc::now)
+            .with_timezone(&chrono::Local)
+            .naive_local(),
+        event_id: uuid::Uuid::new_v4(),
+        recording_id: meta.id.as_uuid(),
+        user_id: meta.user_id.clone(),
+        bytes: meta.size,
+        chunks: meta.chunks,
+        mime_type: meta.mime_type.clone(),
+        status: match meta.ended_as {
+            Some(RecordingState::Interrupted) => RecordingStatus::Interrupted,
+            _ => RecordingStatus::Completed,
+        },
+        schema_version: SCHEMA_VERSION,
+    }
+}
+
+/// Writes the completion event of `meta` to the outbox: the `before_commit` step of finishing.
+pub fn write_completed(
+    layout: &Layout,
+    outbox: &kafka_core::Outbox,
+    meta: &RecordingMeta,
+) -> std::io::Result<OutboxEntry> {
+    let entry = OutboxEntry::new(&completed_event(layout, meta)).map_err(std::io::Error::other)?;
+    outbox.append(&entry)?;
+    Ok(entry)
+}
+
+pub fn processed_event(layout: &Layout, meta: &RecordingMeta) -> RecordProcessedEvent {
+    RecordProcessedEvent {
+        event_id: uuid::Uuid::new_v4(),
+        recording_id: meta.id.as_uuid(),
+        session_id: meta.session_id.clone(),
+        file_name: meta.file_name.clone(),
+        file_path: file_path(layout, &meta.file_name),
+        status: meta.status.as_str().to_owned(),
+        duration_ms: meta.processing.duration_ms,
+        codec: meta.processing.codec.clone(),
+        sample_rate: meta.processing.sample_rate,
+        channels: meta.processing.channels,
+        size: meta.size,
+        sha256: meta.processing.sha256.clone(),
+        reason: meta.processing.note.clone(),
+        processed_at: meta.processing.processed_at.unwrap_or_else(Utc::now),
+        schema_version: SCHEMA_VERSION,
+    }
+}
+
+pub fn deleted_event(meta: &RecordingMeta) -> RecordDeletedEvent {
+    RecordDeletedEvent {
+        event_id: uuid::Uuid::new_v4(),
+        recording_id: meta.id.as_uuid(),
+        session_id: meta.session_id.clone(),
+        file_name: meta.file_name.clone(),
+        deleted_at: Utc::now(),
+        schema_version: SCHEMA_VERSION,
+    }
+}
+
+fn file_path(layout: &Layout, name: &str) -> String {
+    match FileName::parse(name) {
+        Ok(name) => layout.recording_file(&name).display().to_string(),
+        Err(_) => String::new(),
+    }
+}

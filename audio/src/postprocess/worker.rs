@@ -1,0 +1,128 @@
+//! The post-processing worker: a `SyncArbiter` actor (remuxing and hashing block), one
+//! recording per message. Processing the same recording twice gives the same result.
+
+use std::io;
+
+use actix::prelude::*;
+use chrono::Utc;
+use sha2::{Digest, Sha256};
+
+use super::webm::remux;
+use crate::domain::{FileName, RecordingId};
+use crate::storage::{write_atomically, Layout, RecordingMeta, RecordingState};
+
+pub struct PostProcessor {
+    layout: Layout,
+}
+
+impl PostProcessor {
+    pub fn new(layout: Layout) -> Self {
+        Self { layout }
+    }
+}
+
+impl Actor for PostProcessor {
+    type Context = SyncContext<Self>;
+}
+
+/// Post-process one recording. `Ok(None)`: nothing to do (deleted, or still recording).
+#[derive(Message)]
+#[rtype(result = "Result<Option<RecordingMeta>, String>")]
+pub struct Process(pub RecordingId);
+
+impl Handler<Process> for PostProcessor {
+    type Result = Result<Option<RecordingMeta>, String>;
+
+    fn handle(&mut self, msg: Process, _: &mut Self::Context) -> Self::Result {
+        process(&self.layout, msg.0).map_err(|err| err.to_string())
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Makes the recording seekable and measures it. A file that is not WebM, or is damaged beyond
+/// repair, ends `failed` with the reason and is left exactly as uploaded; a repaired file keeps
+/// its original bytes in `originals/`.
+pub fn process(layout: &Layout, id: RecordingId) -> io::Result<Option<RecordingMeta>> {
+    let mut meta = match RecordingMeta::load(layout, id) {
+        Ok(meta) => meta,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(err),
+    };
+    if meta.status == RecordingState::Recording {
+        return Ok(None);
+    }
+    let name = FileName::parse(&meta.file_name)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    let path = layout.recording_file(&name);
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(err),
+    };
+    // Already done and untouched since: the same result again, without rewriting the file.
+    if matches!(meta.status, RecordingState::Ready | RecordingState::Failed)
+        && meta.processing.sha256.as_deref() == Some(sha256_hex(&bytes).as_str())
+    {
+        return Ok(Some(meta));
+    }
+    if meta.status != RecordingState::Processing {
+        meta.status = RecordingState::Processing;
+        meta.save(layout)?;
+    }
+
+    let is_webm = name.extension() == Some("webm");
+    let result = if is_webm { Some(remux(&bytes)) } else { None };
+    let now = Utc::now();
+    match result {
+        Some(Ok(remuxed)) => {
+            if remuxed.repaired.is_some() {
+                let originals = layout.root().join("originals");
+                std::fs::create_dir_all(&originals)?;
+                match std::fs::hard_link(
+                    &path,
+                    originals.join(format!("{id}.{}", name.extension().unwrap_or("bin"))),
+                ) {
+                    Err(err) if err.kind() != io::ErrorKind::AlreadyExists => return Err(err),
+                    _ => {}
+                }
+            }
+            write_atomically(&path, &remuxed.bytes)?;
+            meta.status = RecordingState::Ready;
+            meta.size = remuxed.bytes.len() as u64;
+            meta.processing.duration_ms = Some(remuxed.duration_ms);
+            meta.processing.codec = remuxed.codec;
+            meta.processing.sample_rate = remuxed.sample_rate;
+            meta.processing.channels = remuxed.channels;
+            meta.processing.sha256 = Some(sha256_hex(&remuxed.bytes));
+            meta.processing.note = remuxed
+                .repaired
+                .map(|what| format!("repaired: {what}; the original is kept in originals/"));
+        }
+        Some(Err(err)) => {
+            meta.status = RecordingState::Failed;
+            meta.processing.sha256 = Some(sha256_hex(&bytes));
+            meta.processing.note = Some(err.to_string());
+        }
+        None => {
+            meta.status = RecordingState::Ready;
+            meta.processing.sha256 = Some(sha256_hex(&bytes));
+            meta.processing.note = Some("not WebM: stored as uploaded".into());
+        }
+    }
+    meta.processing.processed_at = Some(now);
+    meta.updated_at = now;
+    // Deleted meanwhile: do not bring its metadata back.
+    if !layout.meta_file(id).exists() {
+        return Ok(None);
+    }
+    meta.save(layout)?;
+    log::info!(
+        "recording {id} post-processed: {} ({})",
+        meta.status.as_str(),
+        meta.processing.note.as_deref().unwrap_or("seekable")
+    );
+    Ok(Some(meta))
+}

@@ -1,0 +1,479 @@
+//! Events over a real Apache Kafka broker. `scripts/test` starts one and sets `KAFKA_BROKERS`;
+//! without it these tests fail (they never skip). The outbox test starts a broker of its own,
+//! so it can have it down while recordings complete.
+//!
+//! Run one at a time (`--test-threads=1`, as scripts/test does): they share topics.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use audio::{Application, Settings};
+use awc::ws;
+use futures_util::{SinkExt, StreamExt};
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::ClientConfig;
+use serde_json::{json, Value};
+
+fn brokers() -> String {
+    std::env::var("KAFKA_BROKERS")
+        .expect("KAFKA_BROKERS must name a running broker: run the tests with scripts/test")
+}
+
+fn fixture_chunks() -> Vec<Vec<u8>> {
+    let dir =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/mediarecorder-webm-opus-250ms");
+    (0..14)
+        .map(|i| std::fs::read(dir.join(format!("chunk-{i:03}.bin"))).unwrap())
+        .collect()
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+async fn spawn_app(brokers: &str, data: &Path, tweak: impl FnOnce(&mut Settings)) -> String {
+    let _ = env_logger::builder().is_test(true).try_init();
+    let mut settings = Settings::for_data_dir(data);
+    settings.port = 0;
+    settings.kafka_brokers = Some(brokers.to_owned());
+    settings.kafka_group = unique("audio-service-test");
+    tweak(&mut settings);
+    let app = Application::build(settings).await.unwrap();
+    let address = app.address().to_string();
+    actix_rt::spawn(app.run_until_stopped());
+    address
+}
+
+/// Streams the fixture as the browser page does and ends it; answers `(started, completed)`.
+async fn record(address: &str, meta_id: &str) -> (Value, Value) {
+    let (_, mut socket) = awc::Client::new()
+        .ws(format!("ws://{address}/ws/record"))
+        .connect()
+        .await
+        .unwrap();
+    socket
+        .send(ws::Message::Text(
+            json!({"action": "record-start", "metaId": meta_id, "metaData": {"userId": "kafka"}})
+                .to_string()
+                .into(),
+        ))
+        .await
+        .unwrap();
+    let started = next_json(&mut socket).await;
+    for chunk in fixture_chunks() {
+        socket
+            .send(ws::Message::Binary(chunk.into()))
+            .await
+            .unwrap();
+        assert_eq!(next_json(&mut socket).await["type"], "ack");
+    }
+    socket
+        .send(ws::Message::Text(
+            json!({"action": "record-end"}).to_string().into(),
+        ))
+        .await
+        .unwrap();
+    let completed = next_json(&mut socket).await;
+    assert_eq!(completed["type"], "completed", "{completed}");
+    (started, completed)
+}
+
+async fn next_json(socket: &mut actix_codec::Framed<awc::BoxedSocket, ws::Codec>) -> Value {
+    loop {
+        let frame = actix_rt::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        match frame {
+            ws::Frame::Text(text) => return serde_json::from_slice(&text).unwrap(),
+            ws::Frame::Ping(p) => socket.send(ws::Message::Pong(p)).await.unwrap(),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+async fn get_json(url: &str) -> (u16, Value) {
+    let mut response = awc::Client::new().get(url).send().await.unwrap();
+    let status = response.status().as_u16();
+    (
+        status,
+        response.json().limit(1 << 20).await.unwrap_or_default(),
+    )
+}
+
+async fn wait_ready(address: &str, id: &str, limit: Duration) -> Value {
+    let deadline = Instant::now() + limit;
+    loop {
+        let (status, meta) = get_json(&format!("http://{address}/api/recordings/{id}")).await;
+        if status == 200 && meta["status"] == "ready" {
+            return meta;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "recording {id} not ready in {limit:?}: {meta}"
+        );
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A consumer of its own group, from the start of the topic.
+fn test_consumer(brokers: &str, topic: &str) -> StreamConsumer {
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", unique("test-reader"))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[topic]).unwrap();
+    consumer
+}
+
+/// Reads `topic` until `wanted` says a message is the one, or fails after `limit`.
+async fn find_message(
+    consumer: &StreamConsumer,
+    limit: Duration,
+    wanted: impl Fn(&Value) -> bool,
+) -> (Option<String>, Value, Vec<(String, String)>) {
+    let deadline = Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "no matching message within {limit:?}");
+        let Ok(Ok(message)) = actix_rt::time::timeout(left, consumer.recv()).await else {
+            continue;
+        };
+        let value: Value =
+            serde_json::from_slice(message.payload().unwrap_or_default()).unwrap_or(Value::Null);
+        if wanted(&value) {
+            let key = message
+                .key()
+                .map(|k| String::from_utf8_lossy(k).into_owned());
+            let headers = message
+                .headers()
+                .map(|h| {
+                    h.iter()
+                        .map(|h| {
+                            (
+                                h.key.to_owned(),
+                                String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            return (key, value, headers);
+        }
+    }
+}
+
+#[actix_rt::test]
+async fn a_fixture_recording_raises_one_event_with_the_original_fields_and_ends_ready() {
+    let brokers = brokers();
+    let data = tempfile::tempdir().unwrap();
+    let address = spawn_app(&brokers, data.path(), |_| {}).await;
+    let (started, completed) = record(&address, "kafka-fixture").await;
+    let id = completed["recordingId"].as_str().unwrap().to_owned();
+    let session_id = started["sessionId"].as_str().unwrap().to_owned();
+
+    let consumer = test_consumer(&brokers, "audio.record.completed");
+    let (key, event, headers) = find_message(&consumer, Duration::from_secs(30), |v| {
+        v["recordingId"] == id.as_str()
+    })
+    .await;
+    // Key = session id; the original's field names; the additions.
+    assert_eq!(key.as_deref(), Some(session_id.as_str()));
+    assert_eq!(event["sessionId"], session_id.as_str());
+    assert_eq!(event["metaId"], "kafka-fixture");
+    assert_eq!(event["fileName"], completed["fileName"]);
+    assert!(event["filePath"]
+        .as_str()
+        .unwrap()
+        .ends_with(completed["fileName"].as_str().unwrap()));
+    let completed_at = event["completedAt"].as_str().unwrap();
+    assert!(
+        chrono::NaiveDateTime::parse_from_str(completed_at, "%Y-%m-%dT%H:%M:%S%.f").is_ok(),
+        "{completed_at}"
+    );
+    assert_eq!(
+        (event["bytes"].as_u64(), event["chunks"].as_u64()),
+        (Some(64_827), Some(14))
+    );
+    assert_eq!(event["status"], "completed");
+    assert_eq!(event["userId"], "kafka");
+    assert_eq!(event["schemaVersion"], 1);
+    assert!(
+        headers.contains(&("eventType".into(), "RecordCompletedEvent".into())),
+        "{headers:?}"
+    );
+    assert!(headers.contains(&("eventId".into(), event["eventId"].as_str().unwrap().into())));
+    assert!(headers.contains(&("schemaVersion".into(), "1".into())));
+
+    // The consumer processed it: ready, with the duration MediaRecorder left out.
+    let meta = wait_ready(&address, &id, Duration::from_secs(30)).await;
+    let duration = meta["durationMs"].as_f64().unwrap();
+    assert!((duration - 3960.0).abs() <= 20.0, "duration {duration}");
+
+    // ffprobe reads that duration from the downloaded file.
+    let mut download = awc::Client::new()
+        .get(format!(
+            "http://{address}/api/download/{}",
+            meta["fileName"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap();
+    let file = data.path().join("downloaded.webm");
+    std::fs::write(&file, download.body().limit(1 << 20).await.unwrap()).unwrap();
+    let probe = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration",
+            "-of",
+            "default=nw=1:nk=1",
+        ])
+        .arg(&file)
+        .output()
+        .expect("ffprobe must be installed (Debian package ffmpeg)");
+    let seconds: f64 = String::from_utf8_lossy(&probe.stdout)
+        .trim()
+        .parse()
+        .unwrap();
+    assert!((seconds - 3.96).abs() <= 0.02, "ffprobe: {seconds}");
+
+    // And announced the result.
+    let processed = test_consumer(&brokers, "audio.record.processed");
+    let (_, result, _) = find_message(&processed, Duration::from_secs(30), |v| {
+        v["recordingId"] == id.as_str()
+    })
+    .await;
+    assert_eq!(result["status"], "ready");
+    assert_eq!(result["sha256"], meta["sha256"]);
+}
+
+#[actix_rt::test]
+async fn b_a_poisoned_event_goes_to_the_dead_letter_topic_and_the_consumer_goes_on() {
+    let brokers = brokers();
+    let data = tempfile::tempdir().unwrap();
+    let address = spawn_app(&brokers, data.path(), |s| {
+        s.event_attempts = 3;
+        s.event_backoff_ms = 50;
+    })
+    .await;
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .create()
+        .unwrap();
+    let poison_key = unique("poison");
+    producer
+        .send(
+            FutureRecord::to("audio.record.completed")
+                .key(&poison_key)
+                .payload("this is not an event"),
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+
+    let dead = test_consumer(&brokers, "audio.record.completed.DLT");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let headers = loop {
+        assert!(
+            Instant::now() < deadline,
+            "the poisoned event never reached the DLT"
+        );
+        let Ok(Ok(message)) = actix_rt::time::timeout(Duration::from_secs(5), dead.recv()).await
+        else {
+            continue;
+        };
+        if message.key() == Some(poison_key.as_bytes()) {
+            assert_eq!(message.payload(), Some(&b"this is not an event"[..]));
+            break message
+                .headers()
+                .map(|h| {
+                    h.iter()
+                        .map(|h| {
+                            (
+                                h.key.to_owned(),
+                                String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default();
+        }
+    };
+    assert!(
+        headers
+            .iter()
+            .any(|(k, v)| k == "dlt.original.topic" && v == "audio.record.completed"),
+        "{headers:?}"
+    );
+    assert!(
+        headers
+            .iter()
+            .any(|(k, v)| k == "dlt.error" && v.contains("not a RecordCompletedEvent")),
+        "{headers:?}"
+    );
+    assert!(
+        headers.iter().any(|(k, v)| k == "dlt.attempts" && v == "3"),
+        "{headers:?}"
+    );
+
+    // The consumer is not stuck on it.
+    let (_, completed) = record(&address, "after-poison").await;
+    wait_ready(
+        &address,
+        completed["recordingId"].as_str().unwrap(),
+        Duration::from_secs(30),
+    )
+    .await;
+}
+
+/// A broker of this test's own, on its own port and folder.
+struct OwnBroker {
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl OwnBroker {
+    fn script() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/kafka/broker")
+    }
+
+    fn start(&self) {
+        let status = Command::new("bash")
+            .arg(Self::script())
+            .args(["start", "--port", &self.port.to_string(), "--dir"])
+            .arg(self.dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success(), "the test's own broker did not start");
+    }
+}
+
+impl Drop for OwnBroker {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(Self::script())
+            .args(["kill", "--port", &self.port.to_string(), "--dir"])
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// Starts the `audio` binary as a real process; answers it and its address.
+fn audio_process(data: &Path, brokers: &str, group: &str) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_audio"))
+        .args(["--port", "0", "--data-dir"])
+        .arg(data)
+        .env("KAFKA_BROKERS", brokers)
+        .env("AUDIO_KAFKA_GROUP", group)
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(at) = line.find("listening on http://") {
+                let rest = &line[at + "listening on http://".len()..];
+                let _ = tx.send(
+                    rest.split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
+            }
+        }
+    });
+    let address = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("audio logs its address");
+    (child, address)
+}
+
+#[actix_rt::test]
+async fn c_with_kafka_down_and_a_kill_9_before_any_acknowledgement_no_event_is_lost() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let broker = OwnBroker {
+        port,
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let brokers = format!("127.0.0.1:{port}");
+    let data = tempfile::tempdir().unwrap();
+    let group = unique("audio-service-outbox");
+
+    // No broker is listening: twenty recordings complete anyway, their events wait in the outbox.
+    let (mut first, address) = audio_process(data.path(), &brokers, &group);
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        let (_, completed) = record(&address, &format!("offline-{i}")).await;
+        ids.push(completed["recordingId"].as_str().unwrap().to_owned());
+    }
+    let waiting = std::fs::read_dir(data.path().join("outbox"))
+        .unwrap()
+        .count();
+    assert_eq!(waiting, 20, "every completion event is in the outbox");
+
+    // The process dies before Kafka ever acknowledged anything.
+    first.kill().unwrap();
+    first.wait().unwrap();
+
+    // The broker comes up; the service restarts; every event arrives and is processed.
+    broker.start();
+    let (mut second, address) = audio_process(data.path(), &brokers, &group);
+    let consumer = test_consumer(&brokers, "audio.record.completed");
+    let mut seen = std::collections::HashSet::new();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while seen.len() < ids.len() {
+        assert!(
+            Instant::now() < deadline,
+            "only {} of 20 events arrived",
+            seen.len()
+        );
+        if let Ok(Ok(message)) =
+            actix_rt::time::timeout(Duration::from_secs(5), consumer.recv()).await
+        {
+            let value: Value =
+                serde_json::from_slice(message.payload().unwrap_or_default()).unwrap_or_default();
+            if let Some(id) = value["recordingId"]
+                .as_str()
+                .filter(|id| ids.iter().any(|i| i == id))
+            {
+                seen.insert(id.to_owned());
+            }
+        }
+    }
+    for id in &ids {
+        wait_ready(&address, id, Duration::from_secs(60)).await;
+    }
+    // Delivered and processed events leave the outbox.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = std::fs::read_dir(data.path().join("outbox"))
+            .unwrap()
+            .count();
+        if left == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{left} entries still in the outbox"
+        );
+        actix_rt::time::sleep(Duration::from_millis(200)).await;
+    }
+    second.kill().unwrap();
+    second.wait().unwrap();
+}

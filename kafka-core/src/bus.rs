@@ -1,0 +1,216 @@
+//! `EventBus`: one way in for the services. `KAFKA_BROKERS` set: the Kafka producer actor and
+//! consumer runners. Not set: the embedded bus. Either way the same outbox, the same handlers,
+//! the same at-least-once delivery.
+
+use std::path::Path;
+use std::time::Duration;
+
+use actix::prelude::*;
+
+use crate::consumer::{spawn_consumer, EventHandler, RetryPolicy};
+use crate::embedded::{EmbeddedBus, Open, Subscribe};
+use crate::events::{
+    dead_letter_topic, Event, TOPIC_RECORD_COMPLETED, TOPIC_RECORD_DELETED, TOPIC_RECORD_PROCESSED,
+};
+use crate::outbox::{Outbox, OutboxEntry};
+use crate::producer::KafkaProducer;
+use crate::publish::{Delivered, Publish};
+
+#[derive(Debug, Clone)]
+pub struct BusConfig {
+    /// Kafka's bootstrap servers; `None` runs the embedded bus.
+    pub brokers: Option<String>,
+    pub partitions: i32,
+    pub replication: i32,
+    pub retry: RetryPolicy,
+    /// How often the outbox is swept for entries to send again.
+    pub redrive_every: Duration,
+}
+
+impl Default for BusConfig {
+    fn default() -> Self {
+        Self {
+            brokers: None,
+            partitions: 3,
+            replication: 1,
+            retry: RetryPolicy::default(),
+            redrive_every: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Every topic the system uses, dead-letter topics included.
+pub fn all_topics() -> Vec<String> {
+    let topics = [
+        TOPIC_RECORD_COMPLETED,
+        TOPIC_RECORD_PROCESSED,
+        TOPIC_RECORD_DELETED,
+    ];
+    topics
+        .iter()
+        .flat_map(|t| [t.to_string(), dead_letter_topic(t)])
+        .collect()
+}
+
+enum Backend {
+    Kafka {
+        brokers: String,
+        producer: Addr<KafkaProducer>,
+    },
+    Embedded(Addr<EmbeddedBus>),
+}
+
+pub struct EventBus {
+    backend: Backend,
+    outbox: Outbox,
+    retry: RetryPolicy,
+    consumers: Vec<actix_rt::task::JoinHandle<()>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    #[error("outbox: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    #[error("event: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+impl EventBus {
+    /// Opens the outbox in `dir` (`dir/outbox`, and `dir/dead-letters` for the embedded bus)
+    /// and starts the publisher. With Kafka, missing topics are created in the background, retried
+    /// until the broker answers. Call inside an actix system.
+    pub fn start(config: &BusConfig, dir: &Path) -> Result<Self, BusError> {
+        let outbox = Outbox::open(dir.join("outbox"))?;
+        let backend = match &config.brokers {
+            Some(brokers) => {
+                let producer =
+                    KafkaProducer::new(brokers, outbox.clone(), config.redrive_every)?.start();
+                let (brokers_owned, partitions, replication) =
+                    (brokers.clone(), config.partitions, config.replication);
+                actix_rt::spawn(async move {
+                    loop {
+                        match crate::topics::ensure_topics(
+                            &brokers_owned,
+                            &all_topics(),
+                            partitions,
+                            replication,
+                        )
+                        .await
+                        {
+                            Ok(()) => break,
+                            Err(err) => {
+                                log::warn!("topics not set up yet ({err}); retrying");
+                                actix_rt::time::sleep(Duration::from_secs(2)).await;
+                            }
+                        }
+                    }
+                });
+                log::info!("event bus: Kafka at {brokers}");
+                Backend::Kafka {
+                    brokers: brokers.clone(),
+                    producer,
+                }
+            }
+            None => {
+                log::info!("event bus: embedded (no KAFKA_BROKERS)");
+                Backend::Embedded(
+                    EmbeddedBus::new(outbox.clone(), dir.join("dead-letters"), config.retry)
+                        .start(),
+                )
+            }
+        };
+        Ok(Self {
+            backend,
+            outbox,
+            retry: config.retry,
+            consumers: Vec::new(),
+        })
+    }
+
+    pub fn is_kafka(&self) -> bool {
+        matches!(self.backend, Backend::Kafka { .. })
+    }
+
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    /// Where `Publish` messages go.
+    pub fn publisher(&self) -> Recipient<Publish> {
+        match &self.backend {
+            Backend::Kafka { producer, .. } => producer.clone().recipient(),
+            Backend::Embedded(bus) => bus.clone().recipient(),
+        }
+    }
+
+    /// The Kafka producer actor, when there is one (for flushing at shutdown).
+    pub fn kafka_producer(&self) -> Option<Addr<KafkaProducer>> {
+        match &self.backend {
+            Backend::Kafka { producer, .. } => Some(producer.clone()),
+            Backend::Embedded(_) => None,
+        }
+    }
+
+    /// Runs `handler` for `topics` as consumer group `group` (`offset_reset`: where a new group
+    /// starts reading, Kafka only).
+    pub fn subscribe(
+        &mut self,
+        topics: &[&str],
+        group: &str,
+        offset_reset: &str,
+        handler: EventHandler,
+    ) -> Result<(), BusError> {
+        match &self.backend {
+            Backend::Kafka { brokers, .. } => {
+                self.consumers.push(spawn_consumer(
+                    brokers,
+                    group,
+                    topics,
+                    offset_reset,
+                    handler,
+                    self.retry,
+                )?);
+            }
+            Backend::Embedded(bus) => bus.do_send(Subscribe {
+                topics: topics.iter().map(|t| t.to_string()).collect(),
+                group: group.into(),
+                handler,
+            }),
+        }
+        Ok(())
+    }
+
+    /// Set-up is complete: the embedded bus starts delivering (Kafka consumers already run).
+    pub fn open(&self) {
+        if let Backend::Embedded(bus) = &self.backend {
+            bus.do_send(Open);
+        }
+    }
+
+    /// Stops the consumers (for shutdown).
+    pub fn stop_consumers(&mut self) {
+        for consumer in self.consumers.drain(..) {
+            consumer.abort();
+        }
+    }
+}
+
+/// Writes an event to the outbox (fsynced, off the arbiter) and hands it to the publisher. When
+/// this returns `Ok`, the event will be delivered even if the process dies right after.
+pub async fn publish_durably<E: Event>(
+    outbox: &Outbox,
+    publisher: &Recipient<Publish>,
+    event: &E,
+    notify: Option<Recipient<Delivered>>,
+) -> Result<(), BusError> {
+    let entry = OutboxEntry::new(event)?;
+    let outbox = outbox.clone();
+    let written = entry.clone();
+    actix_rt::task::spawn_blocking(move || outbox.append(&written))
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))??;
+    publisher.do_send(Publish { entry, notify });
+    Ok(())
+}

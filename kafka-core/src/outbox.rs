@@ -1,0 +1,160 @@
+//! The durable outbox: an event is written and fsynced here before anyone is told it happened,
+//! and removed only after it was delivered (Kafka acknowledged it, or the embedded bus's
+//! consumers handled it). After a crash, whatever is still here is sent again: an event may be
+//! delivered twice, never lost.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::durable::{sync_dir, write_atomically};
+use crate::events::{Event, SCHEMA_VERSION};
+
+/// One event waiting for delivery, with everything a producer needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboxEntry {
+    pub id: Uuid,
+    pub topic: String,
+    pub key: String,
+    pub event_type: String,
+    pub schema_version: u32,
+    pub payload: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+impl OutboxEntry {
+    pub fn new<E: Event>(event: &E) -> serde_json::Result<Self> {
+        Ok(Self {
+            id: event.event_id(),
+            topic: E::TOPIC.to_owned(),
+            key: event.key(),
+            event_type: E::TYPE.to_owned(),
+            schema_version: SCHEMA_VERSION,
+            payload: serde_json::to_value(event)?,
+            created_at: Utc::now(),
+        })
+    }
+
+    /// The message value as sent.
+    pub fn payload_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.payload).unwrap_or_default()
+    }
+
+    /// Headers sent with the message: type, id and version of the event.
+    pub fn headers(&self) -> [(&'static str, String); 3] {
+        [
+            ("eventType", self.event_type.clone()),
+            ("eventId", self.id.to_string()),
+            ("schemaVersion", self.schema_version.to_string()),
+        ]
+    }
+}
+
+/// A folder of pending events, one JSON file each.
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    dir: PathBuf,
+}
+
+impl Outbox {
+    pub fn open(dir: impl Into<PathBuf>) -> io::Result<Self> {
+        let dir = dir.into();
+        std::fs::create_dir_all(&dir)?;
+        // Temporary files of writes that a crash interrupted never became entries.
+        for entry in std::fs::read_dir(&dir)?.flatten() {
+            if entry.file_name().to_string_lossy().ends_with(".tmp") {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+        Ok(Self { dir })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn path(&self, id: Uuid) -> PathBuf {
+        self.dir.join(format!("{id}.json"))
+    }
+
+    /// Writes and fsyncs an entry. Blocking: call it off the arbiters.
+    pub fn append(&self, entry: &OutboxEntry) -> io::Result<()> {
+        let bytes = serde_json::to_vec_pretty(entry)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        write_atomically(&self.path(entry.id), &bytes)
+    }
+
+    /// Removes a delivered entry (already gone is fine).
+    pub fn remove(&self, id: Uuid) -> io::Result<()> {
+        match std::fs::remove_file(self.path(id)) {
+            Err(err) if err.kind() != io::ErrorKind::NotFound => Err(err),
+            _ => sync_dir(&self.dir),
+        }
+    }
+
+    /// Every entry still waiting, oldest first. Unreadable files are reported and skipped.
+    pub fn pending(&self) -> io::Result<Vec<OutboxEntry>> {
+        let mut entries = Vec::new();
+        for file in std::fs::read_dir(&self.dir)?.flatten() {
+            let name = file.file_name().to_string_lossy().into_owned();
+            if !name.ends_with(".json") || name.starts_with('.') {
+                continue;
+            }
+            match std::fs::read(file.path()).map(|b| serde_json::from_slice::<OutboxEntry>(&b)) {
+                Ok(Ok(entry)) => entries.push(entry),
+                Ok(Err(err)) => {
+                    log::error!("outbox entry {name} is unreadable, left in place: {err}")
+                }
+                Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+                Err(err) => return Err(err),
+            }
+        }
+        entries.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        Ok(entries)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::RecordDeletedEvent;
+
+    fn event() -> RecordDeletedEvent {
+        RecordDeletedEvent {
+            event_id: Uuid::new_v4(),
+            recording_id: Uuid::new_v4(),
+            session_id: "s".into(),
+            file_name: "f.webm".into(),
+            deleted_at: Utc::now(),
+            schema_version: SCHEMA_VERSION,
+        }
+    }
+
+    #[test]
+    fn entries_survive_reopening_and_go_when_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path()).unwrap();
+        let first = OutboxEntry::new(&event()).unwrap();
+        let second = OutboxEntry::new(&event()).unwrap();
+        outbox.append(&first).unwrap();
+        outbox.append(&second).unwrap();
+        std::fs::write(dir.path().join(".half-written.json.x.tmp"), b"{").unwrap();
+
+        let reopened = Outbox::open(dir.path()).unwrap();
+        let pending = reopened.pending().unwrap();
+        assert_eq!(pending, vec![first.clone(), second.clone()]);
+        assert_eq!(first.topic, "audio.record.deleted");
+        assert_eq!(
+            first.headers()[0],
+            ("eventType", "RecordDeletedEvent".to_owned())
+        );
+        reopened.remove(first.id).unwrap();
+        reopened.remove(first.id).unwrap();
+        assert_eq!(reopened.pending().unwrap(), vec![second]);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}
