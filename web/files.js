@@ -52,9 +52,7 @@ function row(recording) {
   });
   const download = Object.assign(document.createElement('a'), { href: withToken(`/api/download/${encodeURIComponent(recording.fileName)}`), textContent: 'Download' });
   download.setAttribute('download', recording.fileName);
-  download.style.marginLeft = '.6rem';
   const remove = Object.assign(document.createElement('button'), { type: 'button', className: 'danger', textContent: 'Delete', disabled: !playable });
-  remove.style.marginLeft = '.6rem';
   remove.setAttribute('aria-label', `Delete ${recording.fileName}`);
   remove.addEventListener('click', async () => {
     if (!confirm(`Delete ${recording.fileName}? This cannot be undone.`)) return;
@@ -62,7 +60,9 @@ function row(recording) {
     if (response.ok || response.status === 404) load();
     else showError(`Could not delete: ${(await response.json().catch(() => ({}))).message || response.status}`);
   });
-  actions.append(play, download, remove);
+  const box = Object.assign(document.createElement('div'), { className: 'row-actions' });
+  box.append(play, download, remove);
+  actions.append(box);
   tr.append(actions);
   return tr;
 }

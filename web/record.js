@@ -69,11 +69,17 @@ class Session {
     this.fileName = started.fileName;
     this.recorder = new MediaRecorder(this.stream, this.mimeType ? { mimeType: this.mimeType } : undefined);
     ui.mime.textContent = this.recorder.mimeType || this.mimeType || 'browser default';
-    this.recorder.ondataavailable = async (event) => {
+    this.recorder.ondataavailable = (event) => {
       if (!event.data || event.data.size === 0) return;
+      // The seq is taken now, in the recorder's order; the bytes arrive a moment later. Until
+      // then the empty slot holds back later chunks and the end of the recording.
       const seq = this.nextSeq++;
-      this.pending.set(seq, await event.data.arrayBuffer());
-      this.flush();
+      this.pending.set(seq, null);
+      event.data.arrayBuffer().then((bytes) => {
+        this.pending.set(seq, bytes);
+        this.flush();
+        this.maybeEnd();
+      });
     };
     this.recorder.onstop = () => this.maybeEnd();
     this.recorder.start(250);
@@ -112,14 +118,13 @@ class Session {
     });
   }
 
-  /** Sends every chunk not yet sent, in order, while the socket is ready. */
+  /** Sends the chunks not yet sent on this socket, strictly in order, while it is ready. */
   flush() {
     if (!this.ready) return;
-    const seqs = [...this.pending.keys()].filter((s) => s >= this.sendFrom).sort((a, b) => a - b);
-    for (const seq of seqs) {
-      this.ws.send(this.pending.get(seq));
-      this.sendFrom = seq + 1;
-      this.sent = Math.max(this.sent, seq + 1);
+    while (this.pending.has(this.sendFrom) && this.pending.get(this.sendFrom) !== null) {
+      this.ws.send(this.pending.get(this.sendFrom));
+      this.sendFrom += 1;
+      this.sent = Math.max(this.sent, this.sendFrom);
     }
     ui.sent.textContent = this.sent;
   }
@@ -134,6 +139,7 @@ class Session {
     } else if (message.type === 'completed') {
       this.finished = true;
       this.ws.close(1000, 'done');
+      setConnection('closed');
       showResult(message);
     } else if (message.type === 'error') {
       say(ERRORS[message.code] || `Server error (${message.code}): ${message.message}`, 'error');

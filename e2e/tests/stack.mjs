@@ -1,0 +1,99 @@
+// Starts the system as a user does (the root `audio-stack` binary, embedded defaults, on free
+// ports) and Debian's Chromium with a fake microphone, through playwright-core.
+
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtemp, mkdir, readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const artifacts = join(root, 'artifacts', 'e2e');
+
+function freePort() {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => done(port));
+    });
+    server.on('error', fail);
+  });
+}
+
+export async function startStack() {
+  const data = await mkdtemp(join(tmpdir(), 'e2e-data-'));
+  const [gatewayPort, registryPort] = [await freePort(), await freePort()];
+  const env = { ...process.env, RUST_LOG: 'warn' };
+  delete env.KAFKA_BROKERS; // as a user starts it: the embedded bus
+  const binary = join(root, 'target', 'debug', 'audio-stack');
+  const child = spawn(binary, ['--gateway-port', String(gatewayPort), '--registry-port', String(registryPort), '--data-dir', data], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise((done) => child.on('exit', (code, signal) => done({ code, signal })));
+  let printed = '';
+  await new Promise((done, fail) => {
+    const timer = setTimeout(() => fail(new Error(`audio-stack printed no URLs: ${printed}`)), 30000);
+    child.stdout.on('data', (chunk) => {
+      printed += chunk;
+      if (printed.includes('recordings')) { clearTimeout(timer); done(); }
+    });
+    child.on('exit', (code) => fail(new Error(`audio-stack exited (${code}): ${printed}`)));
+  });
+  const base = `http://127.0.0.1:${gatewayPort}`;
+  // Ready when the gateway reaches an audio instance.
+  for (let i = 0; ; i++) {
+    const response = await fetch(`${base}/api/files`).catch(() => null);
+    if (response && response.ok) break;
+    if (i > 200) throw new Error('the gateway never reached an audio instance');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    base,
+    data,
+    async stop() {
+      child.kill('SIGINT');
+      return exited;
+    },
+  };
+}
+
+export async function launchBrowser() {
+  const profile = await mkdtemp(join(tmpdir(), 'e2e-chromium-'));
+  await mkdir(artifacts, { recursive: true });
+  return chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    viewport: { width: 1100, height: 800 },
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+      '--autoplay-policy=no-user-gesture-required',
+    ],
+  });
+}
+
+export async function sha256File(path) {
+  return createHash('sha256').update(await readFile(path)).digest('hex');
+}
+
+/** Records through the page until `ackedAtLeast` chunks are acknowledged (plus `extraMs`). */
+export async function startRecording(page, base, metaId) {
+  await page.goto(`${base}/websocket-test.html`);
+  await page.fill('#metaId', metaId);
+  await page.fill('#userId', 'e2e');
+  await page.click('#start');
+  await page.waitForFunction(() => document.getElementById('connection').textContent === 'open', null, { timeout: 15000 });
+}
+
+export async function stopRecording(page) {
+  await page.click('#stop');
+  await page.waitForSelector('#result:not([hidden])', { timeout: 20000 });
+  return page.evaluate(() => window.lastRecording);
+}
+
+export async function waitForAcked(page, count) {
+  await page.waitForFunction((n) => Number(document.getElementById('acked').textContent) >= n, count, { timeout: 20000 });
+}
