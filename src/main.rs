@@ -66,11 +66,11 @@ async fn main() -> std::io::Result<()> {
     println!("  data             {}", args.data_dir.display());
     println!();
 
-    // Ctrl-C: the gateway stops taking requests, the audio instances stop (and deregister),
-    // then the registry.
+    // Ctrl-C or SIGTERM: the gateway stops taking requests, the audio instances shut down
+    // gracefully (and deregister), then the registry.
     let gateway_handle = gateway.handle();
     let gateway_done = actix_web::rt::spawn(gateway.run_until_stopped());
-    let audio_handles: Vec<_> = audio.iter().map(|a| a.handle()).collect();
+    let audio_handles: Vec<_> = audio.iter().map(|a| a.shutdown_handle()).collect();
     let audio_done: Vec<_> = audio
         .into_iter()
         .map(|a| actix_web::rt::spawn(a.run_until_stopped()))
@@ -78,13 +78,18 @@ async fn main() -> std::io::Result<()> {
     let registry_handle = registry.handle();
     let registry_done = actix_web::rt::spawn(registry.run_until_stopped());
 
-    actix_web::rt::signal::ctrl_c().await?;
+    let mut terminate =
+        actix_web::rt::signal::unix::signal(actix_web::rt::signal::unix::SignalKind::terminate())?;
+    futures_util::future::select(
+        Box::pin(actix_web::rt::signal::ctrl_c()),
+        Box::pin(terminate.recv()),
+    )
+    .await;
     log::info!("stopping: gateway, audio, then the registry");
     gateway_handle.stop(true).await;
     let _ = gateway_done.await;
-    for handle in audio_handles {
-        handle.stop(true).await;
-    }
+    // Live recordings get their grace period, then end `interrupted` with their events written.
+    futures_util::future::join_all(audio_handles.iter().map(|h| h.shutdown())).await;
     for done in audio_done {
         let _ = done.await;
     }

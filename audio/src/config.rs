@@ -89,6 +89,11 @@ pub struct Settings {
     #[arg(long, env = "AUDIO_EVENT_BACKOFF_MS", default_value_t = 200)]
     pub event_backoff_ms: u64,
 
+    /// At shutdown, how long live recordings may go on before they are ended `interrupted`,
+    /// in milliseconds.
+    #[arg(long, env = "AUDIO_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
+    pub shutdown_grace_ms: u64,
+
     /// Whether the server stops itself (and the actix System) on Ctrl-C/SIGTERM; a process that
     /// embeds several services turns this off and orders their shutdown itself.
     #[arg(skip = true)]

@@ -3,9 +3,18 @@ use clap::Parser;
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let settings = audio::Settings::parse();
-    audio::Application::build(settings)
-        .await?
-        .run_until_stopped()
-        .await
+    let mut settings = audio::Settings::parse();
+    // SIGTERM and Ctrl-C run the graceful shutdown below instead of actix's own.
+    settings.handle_signals = false;
+    let app = audio::Application::build(settings).await?;
+    let shutdown = app.shutdown_handle();
+    let running = actix_web::rt::spawn(app.run_until_stopped());
+    let mut terminate =
+        actix_web::rt::signal::unix::signal(actix_web::rt::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = terminate.recv() => log::info!("SIGTERM"),
+        _ = actix_web::rt::signal::ctrl_c() => log::info!("Ctrl-C"),
+    }
+    shutdown.shutdown().await;
+    running.await.map_err(std::io::Error::other)?
 }

@@ -15,7 +15,7 @@ use crate::protocol::{ClientMessage, ErrorCode, ParseError, ServerMessage};
 use crate::storage::{
     AppendOutcome, Layout, NewRecording, OpenRecording, RecordingState, StorageError,
 };
-use crate::supervisor::{Attached, Finished, Leave, RecordingSupervisor, Started};
+use crate::supervisor::{Attached, Finished, Joined, Leave, RecordingSupervisor, Started};
 
 /// What every session of an instance shares.
 #[derive(Debug, Clone)]
@@ -260,6 +260,12 @@ impl RecordingSession {
     }
 
     fn end(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
+        self.end_as(RecordingState::Completed, ctx);
+    }
+
+    /// Finishes the recording as `status` (`completed` for `record-end`, `interrupted` at
+    /// shutdown): fsynced, its event in the outbox, then the client told.
+    fn end_as(&mut self, status: RecordingState, ctx: &mut ws::WebsocketContext<Self>) {
         let Some(recording) = self.recording.take() else {
             return self.fail(
                 ctx,
@@ -272,7 +278,7 @@ impl RecordingSession {
         // The completion event is in the outbox (fsynced) before the client hears "completed".
         let work = actix_web::rt::task::spawn_blocking(move || {
             let mut event = None;
-            let meta = recording.finish(RecordingState::Completed, |meta| {
+            let meta = recording.finish(status, |meta| {
                 event = Some(write_completed(&layout, &outbox, meta)?);
                 Ok(())
             })?;
@@ -450,6 +456,10 @@ impl Actor for RecordingSession {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         self.watch_heartbeat(ctx);
+        self.supervisor.do_send(Joined {
+            session_id: self.session_id.clone(),
+            actor: ctx.address(),
+        });
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
@@ -485,5 +495,36 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for RecordingSession 
                 ctx.stop();
             }
         }
+    }
+}
+
+/// The service is shutting down: end this socket's recording as `interrupted` (every
+/// acknowledged byte kept, its event written), then close the socket with 1001.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct EndForShutdown;
+
+impl Handler<EndForShutdown> for RecordingSession {
+    type Result = ResponseActFuture<Self, ()>;
+
+    fn handle(&mut self, _: EndForShutdown, ctx: &mut Self::Context) -> Self::Result {
+        if self.recording.is_some() {
+            log::info!(
+                "session {}: ending its recording for shutdown",
+                self.session_id
+            );
+            self.end_as(RecordingState::Interrupted, ctx);
+        }
+        // A response future runs after the context's `wait` (the finish above), so the
+        // supervisor hears back only once the recording is stored and its event written.
+        Box::pin(
+            actix::fut::ready(()).map(|_, _, ctx: &mut ws::WebsocketContext<Self>| {
+                ctx.close(Some(CloseReason {
+                    code: CloseCode::Away,
+                    description: Some("server shutting down".into()),
+                }));
+                ctx.stop();
+            }),
+        )
     }
 }

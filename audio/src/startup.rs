@@ -21,7 +21,7 @@ use crate::postprocess::{PostProcessor, Process};
 use crate::routes;
 use crate::session::SessionConfig;
 use crate::storage::Layout;
-use crate::supervisor::{RecordingSupervisor, SupervisorLinks};
+use crate::supervisor::{Drain, EndAll, GetStats, RecordingSupervisor, SupervisorLinks};
 
 /// What every request handler can reach.
 pub struct AppState {
@@ -40,6 +40,43 @@ pub struct Application {
     layout: Layout,
     registration: Option<Addr<Registration>>,
     bus: EventBus,
+    shutdown_grace: std::time::Duration,
+}
+
+/// Stops a running service gracefully (see [`Application::shutdown_handle`]).
+#[derive(Clone)]
+pub struct ShutdownHandle {
+    server: ServerHandle,
+    supervisor: Addr<RecordingSupervisor>,
+    grace: std::time::Duration,
+}
+
+impl ShutdownHandle {
+    /// No new sessions; live recordings get the grace period to end, then are ended
+    /// `interrupted` (their bytes kept, their events in the outbox); then the server stops.
+    /// `run_until_stopped` then waits for Kafka to take the outbox and deregisters.
+    pub async fn shutdown(&self) {
+        let live = self.supervisor.send(Drain).await.unwrap_or(0);
+        log::info!(
+            "shutting down: {live} live recording(s), grace {:?}",
+            self.grace
+        );
+        let deadline = std::time::Instant::now() + self.grace;
+        while std::time::Instant::now() < deadline {
+            match self.supervisor.send(GetStats).await {
+                Ok(stats) if stats.live_recordings > 0 => {
+                    actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await
+                }
+                _ => break,
+            }
+        }
+        if let Ok(ended) = self.supervisor.send(EndAll).await {
+            if ended > 0 {
+                log::info!("ended {ended} recording(s) as interrupted for shutdown");
+            }
+        }
+        self.server.stop(true).await;
+    }
 }
 
 /// The name this service registers under (Eureka upper-cases app names).
@@ -152,6 +189,7 @@ impl Application {
             layout,
             registration,
             bus,
+            shutdown_grace: std::time::Duration::from_millis(settings.shutdown_grace_ms),
         })
     }
 
@@ -174,6 +212,15 @@ impl Application {
     /// A handle to stop the server from elsewhere (tests, the one-process stack).
     pub fn handle(&self) -> ServerHandle {
         self.server.handle()
+    }
+
+    /// A handle for the graceful shutdown (what SIGTERM does).
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            server: self.server.handle(),
+            supervisor: self.supervisor.clone(),
+            grace: self.shutdown_grace,
+        }
     }
 
     /// Serves until the server is stopped (Ctrl-C, SIGTERM or a handle), then deregisters,

@@ -12,6 +12,7 @@ use kafka_core::{Delivered, Outbox, OutboxEntry, Publish};
 
 use crate::domain::RecordingId;
 use crate::events::{write_completed, Broadcast, EventHub};
+use crate::session::{EndForShutdown, RecordingSession};
 use crate::storage::{self, Layout, RecordingMeta, RecordingState};
 
 pub struct RecordingSupervisor {
@@ -24,6 +25,10 @@ pub struct RecordingSupervisor {
     sweep_interval: Duration,
     /// Live sockets and the recording each one holds, if any.
     sessions: HashMap<String, Option<RecordingId>>,
+    /// Each live session's actor, to end its recording at shutdown.
+    actors: HashMap<String, Addr<RecordingSession>>,
+    /// Shutting down: no new sessions.
+    draining: bool,
     sweeping: bool,
     completed: u64,
     interrupted: u64,
@@ -55,6 +60,8 @@ impl RecordingSupervisor {
             resume_grace,
             sweep_interval,
             sessions: HashMap::new(),
+            actors: HashMap::new(),
+            draining: false,
             sweeping: false,
             completed: 0,
             interrupted: 0,
@@ -187,7 +194,7 @@ impl Handler<Admit> for RecordingSupervisor {
     type Result = Result<String, SessionsFull>;
 
     fn handle(&mut self, _: Admit, _: &mut Self::Context) -> Self::Result {
-        if self.sessions.len() >= self.max_sessions {
+        if self.draining || self.sessions.len() >= self.max_sessions {
             return Err(SessionsFull(self.max_sessions));
         }
         let session_id = uuid::Uuid::new_v4().to_string();
@@ -200,6 +207,7 @@ impl Handler<Leave> for RecordingSupervisor {
     type Result = ();
 
     fn handle(&mut self, msg: Leave, _: &mut Self::Context) {
+        self.actors.remove(&msg.session_id);
         if let Some(Some(recording)) = self.sessions.remove(&msg.session_id) {
             log::info!(
                 "session {} left recording {recording} unfinished; resumable for {:?}",
@@ -270,5 +278,62 @@ impl Handler<Started> for RecordingSupervisor {
             kind: "started",
             data: msg.0,
         });
+    }
+}
+
+/// A session's actor is running (sent from its `started`).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Joined {
+    pub session_id: String,
+    pub actor: Addr<RecordingSession>,
+}
+
+impl Handler<Joined> for RecordingSupervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Joined, _: &mut Self::Context) {
+        if self.sessions.contains_key(&msg.session_id) {
+            self.actors.insert(msg.session_id, msg.actor);
+        }
+    }
+}
+
+/// Shutdown, step one: refuse new sessions. Answers how many recordings are live.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct Drain;
+
+impl Handler<Drain> for RecordingSupervisor {
+    type Result = usize;
+
+    fn handle(&mut self, _: Drain, _: &mut Self::Context) -> usize {
+        self.draining = true;
+        self.sessions.values().filter(|r| r.is_some()).count()
+    }
+}
+
+/// Shutdown, step two (after the grace period): end every live recording as `interrupted`.
+/// Answers when each session has stored its recording and written its event.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct EndAll;
+
+impl Handler<EndAll> for RecordingSupervisor {
+    type Result = ResponseFuture<usize>;
+
+    fn handle(&mut self, _: EndAll, _: &mut Self::Context) -> Self::Result {
+        let live: Vec<Addr<RecordingSession>> = self
+            .sessions
+            .iter()
+            .filter(|(_, recording)| recording.is_some())
+            .filter_map(|(id, _)| self.actors.get(id).cloned())
+            .collect();
+        Box::pin(async move {
+            let count = live.len();
+            futures_util::future::join_all(live.iter().map(|actor| actor.send(EndForShutdown)))
+                .await;
+            count
+        })
     }
 }

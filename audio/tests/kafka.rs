@@ -477,3 +477,119 @@ async fn c_with_kafka_down_and_a_kill_9_before_any_acknowledgement_no_event_is_l
     second.kill().unwrap();
     second.wait().unwrap();
 }
+
+#[actix_rt::test]
+async fn d_sigterm_ends_a_live_recording_as_interrupted_with_every_acked_byte_and_delivers_its_event(
+) {
+    let brokers = brokers();
+    let data = tempfile::tempdir().unwrap();
+    let group = unique("audio-service-sigterm");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_audio"))
+        .args(["--port", "0", "--data-dir"])
+        .arg(data.path())
+        .env("KAFKA_BROKERS", &brokers)
+        .env("AUDIO_KAFKA_GROUP", &group)
+        .env("AUDIO_SHUTDOWN_GRACE_MS", "1000")
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(at) = line.find("listening on http://") {
+                let _ = tx.send(
+                    line[at + "listening on http://".len()..]
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
+            }
+        }
+    });
+    let address = rx.recv_timeout(Duration::from_secs(30)).unwrap();
+
+    let (_, mut socket) = awc::Client::new()
+        .ws(format!("ws://{address}/ws/record"))
+        .connect()
+        .await
+        .unwrap();
+    socket
+        .send(ws::Message::Text(
+            json!({"action": "record-start", "metaId": "sigterm"})
+                .to_string()
+                .into(),
+        ))
+        .await
+        .unwrap();
+    let started = next_json(&mut socket).await;
+    let id = started["recordingId"].as_str().unwrap().to_owned();
+    let chunks = fixture_chunks();
+    let mut acked = 0;
+    for chunk in &chunks[..6] {
+        socket
+            .send(ws::Message::Binary(chunk.clone().into()))
+            .await
+            .unwrap();
+        acked = next_json(&mut socket).await["bytes"].as_u64().unwrap();
+    }
+
+    // SIGTERM while the recording is live.
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    // The client is told: completed as interrupted, then the socket closes with 1001.
+    let completed = next_json(&mut socket).await;
+    assert_eq!(completed["type"], "completed", "{completed}");
+    assert_eq!(completed["status"], "interrupted");
+    assert_eq!(completed["bytes"], acked);
+    match actix_rt::time::timeout(Duration::from_secs(10), socket.next())
+        .await
+        .unwrap()
+    {
+        Some(Ok(ws::Frame::Close(Some(reason)))) => assert_eq!(u16::from(reason.code), 1001),
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+    // The process exits 0 on its own.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the service did not exit after SIGTERM"
+        );
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(status.success(), "exit status {status:?}");
+
+    // On disk: ended interrupted with every acknowledged byte; the outbox is empty.
+    let meta: Value = serde_json::from_slice(
+        &std::fs::read(data.path().join("meta").join(format!("{id}.json"))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(meta["endedAs"], "interrupted");
+    assert_eq!(meta["size"], acked);
+    assert_eq!(meta["chunks"], 6);
+    assert_eq!(
+        std::fs::read_dir(data.path().join("outbox"))
+            .unwrap()
+            .count(),
+        0,
+        "events left undelivered"
+    );
+    // And its event is on Kafka.
+    let consumer = test_consumer(&brokers, "audio.record.completed");
+    let (_, event, _) = find_message(&consumer, Duration::from_secs(30), |v| {
+        v["recordingId"] == id.as_str()
+    })
+    .await;
+    assert_eq!(event["status"], "interrupted");
+    assert_eq!(event["bytes"], acked);
+}

@@ -1,0 +1,263 @@
+//! What `docker compose up` would do, minus the containers: the registry, two audio instances
+//! on one shared folder and the gateway, started as real processes with exactly the environment
+//! the compose file gives them (host names and published ports mapped to loopback), against a
+//! real Kafka broker (`KAFKA_BROKERS`, as scripts/test provides). Then a recording through the
+//! gateway, and a SIGTERM to each that must end it cleanly.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use awc::ws;
+use futures_util::{SinkExt, StreamExt};
+use serde_yaml::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The workspace's binaries sit beside this package's own.
+fn binary(name: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_BIN_EXE_healthcheck")).with_file_name(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build the workspace first (cargo test --workspace does)",
+        path.display()
+    );
+    path
+}
+
+/// `${NAME:-default}` as compose resolves it with no .env file.
+fn interpolate(value: &str) -> String {
+    let mut out = String::new();
+    let mut rest = value;
+    while let Some(at) = rest.find("${") {
+        out.push_str(&rest[..at]);
+        let end = rest[at..].find('}').unwrap() + at;
+        let inner = &rest[at + 2..end];
+        let default = inner.split_once(":-").map_or("", |(_, d)| d);
+        out.push_str(default);
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+struct Service {
+    name: String,
+    child: Child,
+}
+
+fn start(compose: &Value, name: &str, map: &dyn Fn(&str, String) -> Option<String>) -> Service {
+    let service = &compose["services"][name];
+    let command: Vec<String> = service["command"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    let mut process = Command::new(binary(&command[0]));
+    process
+        .args(&command[1..])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    for (key, value) in service["environment"].as_mapping().unwrap() {
+        let key = key.as_str().unwrap();
+        let value = match value {
+            Value::String(s) => interpolate(s),
+            Value::Number(n) => n.to_string(),
+            other => panic!("{name}: {key} is {other:?}"),
+        };
+        if let Some(value) = map(key, value) {
+            process.env(key, value);
+        }
+    }
+    Service {
+        name: name.into(),
+        child: process.spawn().unwrap(),
+    }
+}
+
+async fn healthy(url: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    // The same probe the containers' HEALTHCHECK runs.
+    while !Command::new(binary("healthcheck"))
+        .arg(url)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap()
+        .success()
+    {
+        assert!(Instant::now() < deadline, "{url} never became healthy");
+        actix_rt::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[actix_rt::test]
+async fn the_compose_services_run_together_and_record_through_the_gateway() {
+    let brokers = std::env::var("KAFKA_BROKERS")
+        .expect("KAFKA_BROKERS must name a running broker: run the tests with scripts/test");
+    let text = std::fs::read_to_string(root().join("compose/docker-compose.yml")).unwrap();
+    let mut compose: Value = serde_yaml::from_str(&text).unwrap();
+    compose.apply_merge().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let (registry_port, gateway_port) = (free_port(), free_port());
+    let audio_ports = [free_port(), free_port()];
+
+    // Host names of the compose network, and container ports, mapped to loopback.
+    let network = |value: String| {
+        value
+            .replace("kafka:9092", &brokers)
+            .replace("registry:8761", &format!("127.0.0.1:{registry_port}"))
+            .replace("0.0.0.0", "127.0.0.1")
+    };
+    let mut services = vec![start(&compose, "registry", &|key, value| match key {
+        "REGISTRY_PORT" => Some(registry_port.to_string()),
+        _ => Some(network(value)),
+    })];
+    healthy(&format!("http://127.0.0.1:{registry_port}/health")).await;
+    for (i, name) in ["audio-1", "audio-2"].into_iter().enumerate() {
+        let port = audio_ports[i];
+        let data_dir = data.path().to_owned();
+        services.push(start(&compose, name, &move |key, value| match key {
+            "AUDIO_PORT" => Some(port.to_string()),
+            "AUDIO_ADVERTISE_HOST" => Some("127.0.0.1".into()),
+            // The shared volume.
+            "AUDIO_DATA_DIR" => Some(data_dir.display().to_string()),
+            "HEALTHCHECK_URL" => None,
+            _ => Some(network(value)),
+        }));
+        healthy(&format!("http://127.0.0.1:{port}/health")).await;
+    }
+    services.push(start(&compose, "gateway", &|key, value| match key {
+        "GATEWAY_PORT" => Some(gateway_port.to_string()),
+        _ => Some(network(value)),
+    }));
+    healthy(&format!("http://127.0.0.1:{gateway_port}/health")).await;
+
+    // Both audio instances are registered, and the gateway routes to them.
+    let client = awc::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut response = client
+            .get(format!(
+                "http://127.0.0.1:{registry_port}/eureka/apps/AUDIO-SERVICE"
+            ))
+            .insert_header(("Accept", "application/json"))
+            .send()
+            .await
+            .unwrap();
+        let body: serde_json::Value = response.json().await.unwrap_or_default();
+        if body["application"]["instance"]
+            .as_array()
+            .is_some_and(|i| i.len() == 2)
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the audio instances did not register: {body}"
+        );
+        actix_rt::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut socket = loop {
+        match client
+            .ws(format!("ws://127.0.0.1:{gateway_port}/ws/record"))
+            .connect()
+            .await
+        {
+            Ok((_, socket)) => break socket,
+            Err(_) => actix_rt::time::sleep(Duration::from_millis(200)).await,
+        }
+    };
+    socket
+        .send(ws::Message::Text(
+            r#"{"action":"record-start","metaId":"compose"}"#.into(),
+        ))
+        .await
+        .unwrap();
+    let started = next_json(&mut socket).await;
+    let dir = root().join("testdata/mediarecorder-webm-opus-250ms");
+    for i in 0..14 {
+        let chunk = std::fs::read(dir.join(format!("chunk-{i:03}.bin"))).unwrap();
+        socket
+            .send(ws::Message::Binary(chunk.into()))
+            .await
+            .unwrap();
+        assert_eq!(next_json(&mut socket).await["type"], "ack");
+    }
+    socket
+        .send(ws::Message::Text(r#"{"action":"record-end"}"#.into()))
+        .await
+        .unwrap();
+    let completed = next_json(&mut socket).await;
+    assert_eq!(completed["bytes"], 64_827);
+    let id = started["recordingId"].as_str().unwrap();
+
+    // Post-processed over Kafka by one of the instances; readable through the gateway.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut response = client
+            .get(format!(
+                "http://127.0.0.1:{gateway_port}/api/recordings/{id}"
+            ))
+            .send()
+            .await
+            .unwrap();
+        let meta: serde_json::Value = response.json().await.unwrap_or_default();
+        if meta["status"] == "ready" {
+            let duration = meta["durationMs"].as_f64().unwrap();
+            assert!((duration - 3960.0).abs() <= 20.0, "{meta}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not ready through the gateway: {meta}"
+        );
+        actix_rt::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // SIGTERM, as `docker compose down` sends: each service exits 0.
+    for service in services.iter_mut().rev() {
+        let pid = service.child.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success());
+        let deadline = Instant::now() + Duration::from_secs(40);
+        let status = loop {
+            if let Some(status) = service.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "{} did not stop", service.name);
+            actix_rt::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert!(status.success(), "{} exited with {status:?}", service.name);
+    }
+}
+
+async fn next_json(
+    socket: &mut actix_codec::Framed<awc::BoxedSocket, ws::Codec>,
+) -> serde_json::Value {
+    loop {
+        match actix_rt::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap()
+        {
+            ws::Frame::Text(text) => return serde_json::from_slice(&text).unwrap(),
+            ws::Frame::Ping(p) => socket.send(ws::Message::Pong(p)).await.unwrap(),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
