@@ -1,0 +1,422 @@
+//! `loadgen`: N concurrent recording sessions against a recording WebSocket (through the
+//! gateway, straight to an audio instance, or through any proxy). Each streams chunks at a set
+//! size and interval (by default what MediaRecorder sends: about 5 KB every 250 ms), as binary
+//! frames or as the original's JSON data-URL frames; every ack is checked, and at the end every
+//! stored recording is checked to hold exactly the bytes sent. Prints the figures and writes
+//! them as JSON.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use awc::ws;
+use base64::Engine;
+use clap::Parser;
+use futures_util::{SinkExt, StreamExt};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "loadgen",
+    about = "Concurrent recording sessions, every ack and every file checked"
+)]
+struct Args {
+    /// The recording WebSocket.
+    #[arg(long, default_value = "ws://127.0.0.1:5000/ws/record")]
+    url: String,
+    /// Base URL of the REST API used to verify stored files (default: from --url).
+    #[arg(long)]
+    http: Option<String>,
+    #[arg(long, default_value_t = 100)]
+    sessions: usize,
+    #[arg(long, default_value_t = 5_000)]
+    chunk_bytes: usize,
+    #[arg(long, default_value_t = 250)]
+    interval_ms: u64,
+    /// How long each session streams.
+    #[arg(long, default_value_t = 30)]
+    duration_s: u64,
+    /// Sessions start spread over this time.
+    #[arg(long, default_value_t = 10)]
+    ramp_up_s: u64,
+    /// Send the original's JSON frames with data-URL chunks instead of binary frames.
+    #[arg(long)]
+    json: bool,
+    /// Hard bound on the whole run, in seconds (default: ramp-up + duration + 120).
+    #[arg(long)]
+    max_total_s: Option<u64>,
+    /// Threads generating load (default: one per core).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Skip checking the stored files.
+    #[arg(long)]
+    no_verify: bool,
+    /// Where to write the report as JSON.
+    #[arg(long)]
+    report: Option<std::path::PathBuf>,
+}
+
+#[derive(Deserialize)]
+struct Reply {
+    #[serde(rename = "type")]
+    kind: String,
+    seq: Option<u64>,
+    #[serde(rename = "recordingId")]
+    recording_id: Option<String>,
+    bytes: Option<u64>,
+}
+
+#[derive(Debug, Default)]
+struct SessionResult {
+    recording_id: Option<String>,
+    sent: u64,
+    acked: u64,
+    bytes: u64,
+    errors: u64,
+    completed: bool,
+    latencies_us: Vec<u32>,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    url: String,
+    frames: &'static str,
+    sessions_requested: usize,
+    sessions_connected: usize,
+    sessions_completed: usize,
+    chunk_bytes: usize,
+    interval_ms: u64,
+    duration_s: u64,
+    chunks_sent: u64,
+    chunks_acked: u64,
+    chunks_lost: u64,
+    errors: u64,
+    files_verified: usize,
+    files_corrupted: usize,
+    chunks_per_s: f64,
+    megabytes_per_s: f64,
+    ack_latency_ms_p50: f64,
+    ack_latency_ms_p99: f64,
+    ack_latency_ms_max: f64,
+    wall_s: f64,
+}
+
+type Socket = actix_codec::Framed<awc::BoxedSocket, ws::Codec>;
+
+fn payload(session: usize, size: usize) -> Vec<u8> {
+    (0..size)
+        .map(|j| ((session * 31 + j) % 251) as u8)
+        .collect()
+}
+
+async fn run_session(index: usize, args: Arc<Args>, start_at: Instant) -> SessionResult {
+    let mut result = SessionResult::default();
+    let delay = if args.sessions > 1 {
+        Duration::from_secs(args.ramp_up_s).mul_f64(index as f64 / args.sessions as f64)
+    } else {
+        Duration::ZERO
+    };
+    actix_rt::time::sleep_until((start_at + delay).into()).await;
+    let client = awc::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .finish();
+    let mut socket: Socket = match client.ws(&args.url).max_frame_size(1 << 20).connect().await {
+        Ok((_, socket)) => socket,
+        Err(_) => {
+            result.errors += 1;
+            return result;
+        }
+    };
+    let start = format!(r#"{{"action":"record-start","metaId":"load-{index}"}}"#);
+    if socket.send(ws::Message::Text(start.into())).await.is_err() {
+        result.errors += 1;
+        return result;
+    }
+    match next_reply(&mut socket, Duration::from_secs(20)).await {
+        Some(reply) if reply.kind == "started" => result.recording_id = reply.recording_id,
+        _ => {
+            result.errors += 1;
+            return result;
+        }
+    }
+    let chunk = payload(index, args.chunk_bytes);
+    let encoded = base64::engine::general_purpose::STANDARD.encode(&chunk);
+    let bytes_chunk = bytes::Bytes::from(chunk);
+    let mut sent_at: Vec<Instant> = Vec::new();
+    let mut ticker = actix_rt::time::interval(Duration::from_millis(args.interval_ms));
+    let stop_sending = Instant::now() + Duration::from_secs(args.duration_s);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {
+                if Instant::now() >= stop_sending {
+                    break;
+                }
+                let seq = sent_at.len() as u64;
+                let message = if args.json {
+                    ws::Message::Text(format!(r#"{{"action":"record-idle","seq":{seq},"chunk":"data:audio/webm;base64,{encoded}"}}"#).into())
+                } else {
+                    ws::Message::Binary(bytes_chunk.clone())
+                };
+                sent_at.push(Instant::now());
+                if socket.send(message).await.is_err() {
+                    result.errors += 1;
+                    break;
+                }
+            }
+            frame = socket.next() => {
+                if !handle_frame(frame, &mut socket, &sent_at, &mut result).await {
+                    break;
+                }
+            }
+        }
+    }
+    result.sent = sent_at.len() as u64;
+    // Wait for the acks still on their way.
+    let drain_until = Instant::now() + Duration::from_secs(15);
+    while result.acked < result.sent && Instant::now() < drain_until {
+        match actix_rt::time::timeout(drain_until - Instant::now(), socket.next()).await {
+            Ok(frame) => {
+                if !handle_frame(frame, &mut socket, &sent_at, &mut result).await {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    if socket
+        .send(ws::Message::Text(r#"{"action":"record-end"}"#.into()))
+        .await
+        .is_ok()
+    {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while let Some(reply) = next_reply(
+            &mut socket,
+            deadline.saturating_duration_since(Instant::now()),
+        )
+        .await
+        {
+            if reply.kind == "completed" {
+                result.completed = true;
+                result.bytes = reply.bytes.unwrap_or(0);
+                break;
+            }
+        }
+    }
+    let _ = socket.close().await;
+    result
+}
+
+/// Handles one incoming frame; false when the socket is gone.
+async fn handle_frame(
+    frame: Option<Result<ws::Frame, awc::error::WsProtocolError>>,
+    socket: &mut Socket,
+    sent_at: &[Instant],
+    result: &mut SessionResult,
+) -> bool {
+    match frame {
+        Some(Ok(ws::Frame::Text(text))) => {
+            match serde_json::from_slice::<Reply>(&text) {
+                Ok(reply) if reply.kind == "ack" => {
+                    if let Some(at) = reply.seq.and_then(|seq| sent_at.get(seq as usize)) {
+                        result
+                            .latencies_us
+                            .push(at.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                        result.acked += 1;
+                    }
+                }
+                _ => result.errors += 1,
+            }
+            true
+        }
+        Some(Ok(ws::Frame::Ping(payload))) => socket.send(ws::Message::Pong(payload)).await.is_ok(),
+        Some(Ok(ws::Frame::Close(_))) | None | Some(Err(_)) => {
+            result.errors += 1;
+            false
+        }
+        Some(Ok(_)) => true,
+    }
+}
+
+async fn next_reply(socket: &mut Socket, limit: Duration) -> Option<Reply> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let frame = actix_rt::time::timeout(
+            deadline.saturating_duration_since(Instant::now()),
+            socket.next(),
+        )
+        .await
+        .ok()??;
+        match frame.ok()? {
+            ws::Frame::Text(text) => return serde_json::from_slice(&text).ok(),
+            ws::Frame::Ping(payload) => socket.send(ws::Message::Pong(payload)).await.ok()?,
+            ws::Frame::Close(_) => return None,
+            _ => {}
+        }
+    }
+}
+
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize] as f64 / 1000.0
+}
+
+fn main() {
+    let args = Arc::new(Args::parse());
+    let report_file = args.report.clone();
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let max_total = Duration::from_secs(
+        args.max_total_s
+            .unwrap_or(args.ramp_up_s + args.duration_s + 120),
+    );
+    let system = actix_rt::System::new();
+    let report = system.block_on(async move {
+        let arbiters: Vec<actix_rt::Arbiter> =
+            (0..threads).map(|_| actix_rt::Arbiter::new()).collect();
+        let started = Instant::now();
+        let start_at = started + Duration::from_millis(200);
+        let mut receivers = Vec::new();
+        for index in 0..args.sessions {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let args = args.clone();
+            // The session's future is not Send (awc); it is created on the arbiter's thread.
+            arbiters[index % threads].spawn_fn(move || {
+                actix_rt::spawn(async move {
+                    let _ = tx.send(run_session(index, args, start_at).await);
+                });
+            });
+            receivers.push(rx);
+        }
+        let results: Vec<SessionResult> = match actix_rt::time::timeout(
+            max_total,
+            futures_util::future::join_all(receivers),
+        )
+        .await
+        {
+            Ok(results) => results.into_iter().map(|r| r.unwrap_or_default()).collect(),
+            Err(_) => {
+                eprintln!(
+                    "loadgen: the run passed its bound of {max_total:?}; reporting what finished"
+                );
+                Vec::new()
+            }
+        };
+        let wall = started.elapsed();
+        for arbiter in arbiters {
+            arbiter.stop();
+        }
+
+        let verify_base = args.http.clone().unwrap_or_else(|| {
+            let http = args
+                .url
+                .replacen("ws://", "http://", 1)
+                .replacen("wss://", "https://", 1);
+            http.split("/ws/").next().unwrap_or(&http).to_owned()
+        });
+        let mut corrupted = 0;
+        let mut verified = 0;
+        if !args.no_verify {
+            let client = awc::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .finish();
+            let checks = results
+                .iter()
+                .filter(|r| r.completed)
+                .filter_map(|r| r.recording_id.as_ref().map(|id| (id, r)));
+            let outcomes: Vec<bool> = futures_util::stream::iter(checks)
+                .map(|(id, result)| {
+                    let request = client
+                        .get(format!("{verify_base}/api/recordings/{id}"))
+                        .send();
+                    let expected = (result.sent * args.chunk_bytes as u64, result.sent);
+                    async move {
+                        let Ok(mut response) = request.await else {
+                            return false;
+                        };
+                        let Ok(meta) = response.json::<serde_json::Value>().await else {
+                            return false;
+                        };
+                        // Load chunks are not WebM: post-processing leaves them as they are.
+                        meta["size"].as_u64() == Some(expected.0)
+                            && meta["chunks"].as_u64() == Some(expected.1)
+                    }
+                })
+                .buffer_unordered(64)
+                .collect()
+                .await;
+            verified = outcomes.len();
+            corrupted = outcomes.iter().filter(|ok| !**ok).count();
+        }
+
+        let mut latencies: Vec<u32> = results
+            .iter()
+            .flat_map(|r| r.latencies_us.iter().copied())
+            .collect();
+        latencies.sort_unstable();
+        let sent: u64 = results.iter().map(|r| r.sent).sum();
+        let acked: u64 = results.iter().map(|r| r.acked).sum();
+        let streaming = Duration::from_secs(args.duration_s).as_secs_f64();
+        Report {
+            url: args.url.clone(),
+            frames: if args.json { "json" } else { "binary" },
+            sessions_requested: args.sessions,
+            sessions_connected: results.iter().filter(|r| r.recording_id.is_some()).count(),
+            sessions_completed: results.iter().filter(|r| r.completed).count(),
+            chunk_bytes: args.chunk_bytes,
+            interval_ms: args.interval_ms,
+            duration_s: args.duration_s,
+            chunks_sent: sent,
+            chunks_acked: acked,
+            chunks_lost: sent.saturating_sub(acked),
+            errors: results.iter().map(|r| r.errors).sum(),
+            files_verified: verified,
+            files_corrupted: corrupted,
+            chunks_per_s: acked as f64 / streaming,
+            megabytes_per_s: acked as f64 * args.chunk_bytes as f64 / 1e6 / streaming,
+            ack_latency_ms_p50: percentile(&latencies, 0.50),
+            ack_latency_ms_p99: percentile(&latencies, 0.99),
+            ack_latency_ms_max: percentile(&latencies, 1.0),
+            wall_s: wall.as_secs_f64(),
+        }
+    });
+    println!(
+        "{} sessions ({} connected, {} completed), {} frames of {} B every {} ms for {} s",
+        report.sessions_requested,
+        report.sessions_connected,
+        report.sessions_completed,
+        report.frames,
+        report.chunk_bytes,
+        report.interval_ms,
+        report.duration_s
+    );
+    println!(
+        "chunks sent {} acked {} lost {}; errors {}; files verified {} corrupted {}",
+        report.chunks_sent,
+        report.chunks_acked,
+        report.chunks_lost,
+        report.errors,
+        report.files_verified,
+        report.files_corrupted
+    );
+    println!(
+        "{:.0} chunks/s, {:.2} MB/s; ack latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        report.chunks_per_s,
+        report.megabytes_per_s,
+        report.ack_latency_ms_p50,
+        report.ack_latency_ms_p99,
+        report.ack_latency_ms_max
+    );
+    let json = serde_json::to_string_pretty(&report).unwrap_or_default();
+    if let Some(path) = &report_file {
+        if let Err(err) = std::fs::write(path, &json) {
+            eprintln!("loadgen: cannot write {}: {err}", path.display());
+        }
+    }
+    let failed = report.chunks_lost > 0
+        || report.files_corrupted > 0
+        || report.sessions_completed < report.sessions_requested;
+    std::process::exit(i32::from(failed));
+}

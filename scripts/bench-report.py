@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""Writes docs/performance.md and its plots from one scripts/bench run's results."""
+import glob
+import json
+import os
+import platform
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+results, docs, quick = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+plots = os.path.join(docs, "performance")
+os.makedirs(plots, exist_ok=True)
+
+
+def load(label):
+    path = os.path.join(results, f"{label}.json")
+    return json.load(open(path)) if os.path.exists(path) else None
+
+
+def rss(label):
+    """Peak resident memory (KiB) of audio and gateway during a run."""
+    path = os.path.join(results, f"{label}.rss")
+    rows = [list(map(int, line.split())) for line in open(path) if len(line.split()) == 3] if os.path.exists(path) else []
+    return rows, (max((r[1] for r in rows), default=0), max((r[2] for r in rows), default=0))
+
+
+def text(name):
+    path = os.path.join(results, name)
+    return open(path).read().strip() if os.path.exists(path) else "(not measured)"
+
+
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
+cores = os.cpu_count()
+memory = next((int(l.split()[1]) // 1024 // 1024 for l in open("/proc/meminfo") if l.startswith("MemTotal")), 0)
+idle = json.load(open(os.path.join(results, "rss-idle.json")))
+
+lines = ["# Performance", ""]
+if quick:
+    lines += ["> These figures come from a short smoke run (`BENCH_QUICK=1`), not the full benchmark.", ""]
+lines += [
+    f"Measured by `bash scripts/bench` on {cores} cores ({cpu}), {memory} GiB, Linux. The load generator "
+    "(`loadgen`), the gateway, the audio service and nginx all run on this one machine and share its cores, "
+    "so ratios measured in the same run are what to read; absolute figures are this machine's.",
+    "",
+    "Every session sends a chunk of 5,000 bytes every 250 ms (what a browser's MediaRecorder sends), waits for "
+    "nothing (acks are checked as they come), and at the end the stored file is checked to hold exactly the bytes sent.",
+    "",
+    "## Direct, through the gateway, through nginx",
+    "",
+    "| path | sessions | chunks/s | MB/s | ack p50 ms | ack p99 ms | max ms | lost | corrupted | errors |",
+    "|---|---|---|---|---|---|---|---|---|---|",
+]
+compare = {}
+for label in ("direct", "gateway", "nginx"):
+    r = load(label)
+    if not r:
+        continue
+    compare[label] = r
+    lines.append(f"| {label} | {r['sessions_completed']}/{r['sessions_requested']} | {r['chunks_per_s']:.0f} | {r['megabytes_per_s']:.2f} | "
+                 f"{r['ack_latency_ms_p50']:.2f} | {r['ack_latency_ms_p99']:.2f} | {r['ack_latency_ms_max']:.1f} | {r['chunks_lost']} | {r['files_corrupted']} | {r['errors']} |")
+if "direct" in compare and "gateway" in compare:
+    d, g = compare["direct"], compare["gateway"]
+    lines += ["", f"Gateway / direct: throughput {g['chunks_per_s'] / max(d['chunks_per_s'], 1):.2f}, "
+              f"p99 latency {g['ack_latency_ms_p99']:.2f} ms vs {d['ack_latency_ms_p99']:.2f} ms."]
+    if "nginx" in compare:
+        n = compare["nginx"]
+        lines.append(f"Gateway / nginx: throughput {g['chunks_per_s'] / max(n['chunks_per_s'], 1):.2f}, "
+                     f"p99 latency {g['ack_latency_ms_p99']:.2f} ms vs {n['ack_latency_ms_p99']:.2f} ms.")
+    lines.append("At this rate each session's throughput is fixed by its schedule, so equal chunks/s means both kept up; "
+                 "latency is where the paths differ.")
+
+lines += ["", "## Scale: concurrent sessions through the gateway", "",
+          "Each step holds the sessions for the run's duration; the target is p99 ack latency under 100 ms with nothing lost.", "",
+          "| frames | sessions | completed | chunks/s | ack p50 ms | ack p99 ms | max ms | lost | corrupted | peak RSS audio MiB | peak RSS gateway MiB |",
+          "|---|---|---|---|---|---|---|---|---|---|---|"]
+scale = {"binary": [], "json": []}
+for frames in ("binary", "json"):
+    for path in sorted(glob.glob(os.path.join(results, f"scale-{frames}-*.json")), key=lambda p: int(p.rsplit("-", 1)[1][:-5])):
+        label = os.path.basename(path)[:-5]
+        r = json.load(open(path))
+        _, (audio_peak, gateway_peak) = rss(label)
+        scale[frames].append((r["sessions_requested"], r, audio_peak, gateway_peak))
+        lines.append(f"| {frames} | {r['sessions_requested']} | {r['sessions_completed']} | {r['chunks_per_s']:.0f} | {r['ack_latency_ms_p50']:.2f} | "
+                     f"{r['ack_latency_ms_p99']:.2f} | {r['ack_latency_ms_max']:.1f} | {r['chunks_lost']} | {r['files_corrupted']} | "
+                     f"{audio_peak / 1024:.0f} | {gateway_peak / 1024:.0f} |")
+
+
+def largest_ok(rows):
+    ok = [n for n, r, _, _ in rows if r["ack_latency_ms_p99"] < 100 and r["chunks_lost"] == 0 and r["files_corrupted"] == 0
+          and r["sessions_completed"] == r["sessions_requested"]]
+    return max(ok) if ok else 0
+
+
+best = {frames: largest_ok(rows) for frames, rows in scale.items()}
+lines += ["", f"Largest step meeting the target: **{best['binary']}** sessions with binary frames, **{best['json']}** with JSON data-URL frames."]
+
+lines += ["", "## Memory", "",
+          f"Resident memory at idle: audio {idle['audio_kib'] / 1024:.1f} MiB, gateway {idle['gateway_kib'] / 1024:.1f} MiB.", ""]
+per_session = []
+for n, r, audio_peak, gateway_peak in scale["binary"]:
+    if n and audio_peak:
+        cost = ((audio_peak - idle["audio_kib"]) + (gateway_peak - idle["gateway_kib"])) / n
+        per_session.append((n, cost))
+        lines.append(f"- {n} sessions: audio {audio_peak / 1024:.0f} MiB, gateway {gateway_peak / 1024:.0f} MiB peak; "
+                     f"**{cost:.1f} KiB per live session** across both (peak minus idle, divided by sessions).")
+
+lines += ["", "## Event path, registry, file list", "", "```", text("events.txt"), "```", "", "```", text("registry.txt"), "```", ""]
+listing = load("list")
+if listing:
+    lines.append(f"With the benchmark's recordings on disk (see the command), `GET /api/recordings?page=1&limit=50` took "
+                 f"{listing['recordings_first_page_ms']:.0f} ms and `GET /api/files` {listing['files_ms']:.0f} ms (median of 5).")
+
+# Targets.
+g = compare.get("gateway"); d = compare.get("direct"); n = compare.get("nginx")
+lines += ["", "## Against the targets", "", "| target | measured | met |", "|---|---|---|"]
+lines.append(f"| 5,000 sessions through the gateway, p99 < 100 ms, nothing lost | largest step met: {best['binary']} | {'yes' if best['binary'] >= 5000 else 'no'} |")
+if g and d:
+    ratio = g['chunks_per_s'] / max(d['chunks_per_s'], 1)
+    lines.append(f"| gateway throughput >= 0.8 x direct | {ratio:.2f} (p99 {g['ack_latency_ms_p99']:.1f} vs {d['ack_latency_ms_p99']:.1f} ms) | {'yes' if ratio >= 0.8 else 'no'} |")
+if g and n:
+    ratio = g['chunks_per_s'] / max(n['chunks_per_s'], 1)
+    lines.append(f"| gateway at least as fast as nginx | {ratio:.2f} (p99 {g['ack_latency_ms_p99']:.1f} vs {n['ack_latency_ms_p99']:.1f} ms) | {'yes' if ratio >= 1.0 else 'no'} |")
+if per_session:
+    worst = max(c for _, c in per_session)
+    lines.append(f"| under 64 KiB resident per live session (gateway + audio) | up to {worst:.1f} KiB | {'yes' if worst < 64 else 'no'} |")
+
+# Plots.
+fig, ax = plt.subplots(figsize=(7, 4))
+for frames, rows in scale.items():
+    if rows:
+        ax.plot([n for n, *_ in rows], [r["ack_latency_ms_p99"] for _, r, *_ in rows], marker="o", label=f"{frames} frames")
+ax.axhline(100, color="red", linestyle="--", label="target p99")
+ax.set_xlabel("concurrent sessions through the gateway"); ax.set_ylabel("ack latency p99 (ms)"); ax.set_yscale("log")
+ax.legend(); ax.grid(True, alpha=.3); fig.tight_layout(); fig.savefig(os.path.join(plots, "scale-latency.png"), dpi=110)
+if scale["binary"]:
+    label = f"scale-binary-{scale['binary'][-1][0]}"
+    rows, _ = rss(label)
+    if rows:
+        t0 = rows[0][0]
+        fig, ax = plt.subplots(figsize=(7, 4))
+        ax.plot([r[0] - t0 for r in rows], [r[1] / 1024 for r in rows], label="audio")
+        ax.plot([r[0] - t0 for r in rows], [r[2] / 1024 for r in rows], label="gateway")
+        ax.set_xlabel("seconds"); ax.set_ylabel("resident memory (MiB)"); ax.set_title(label)
+        ax.legend(); ax.grid(True, alpha=.3); fig.tight_layout(); fig.savefig(os.path.join(plots, "memory.png"), dpi=110)
+lines += ["", "![p99 ack latency by sessions](performance/scale-latency.png)", "", "![resident memory during the largest run](performance/memory.png)", ""]
+
+lines += ["## The commands", "", "```sh", "bash scripts/bench", "```", "",
+          "It builds the release binaries, starts the registry, one audio instance and the gateway as separate processes, "
+          "and nginx (Debian's package) as a WebSocket reverse proxy to the same audio instance, then runs "
+          "`target/release/loadgen` for each row above, for example:", "",
+          "```sh", "loadgen --url ws://127.0.0.1:<gateway>/ws/record --sessions 1000 --duration-s 30 --ramp-up-s 20",
+          "loadgen --url ws://127.0.0.1:<gateway>/ws/record --sessions 2000 --duration-s 60 --ramp-up-s 20 --json", "```", "",
+          "then `cargo bench -p audio --bench events` against a Kafka broker it starts, `cargo bench -p registry`, "
+          "and times the file list over recordings it writes to disk. The raw JSON reports of one run are in the folder it prints.", ""]
+open(os.path.join(docs, "performance.md"), "w").write("\n".join(lines) + "\n")
