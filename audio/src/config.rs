@@ -40,6 +40,11 @@ pub struct Settings {
     #[arg(long, env = "AUDIO_HEARTBEAT_TIMEOUT_MS", default_value_t = 30_000)]
     pub heartbeat_timeout_ms: u64,
 
+    /// A socket that holds no recording this long (never started one, or finished it) is
+    /// closed with 1008, so idle connections cannot hold session places; in milliseconds.
+    #[arg(long, env = "AUDIO_START_TIMEOUT_MS", default_value_t = 30_000)]
+    pub start_timeout_ms: u64,
+
     /// How long a dropped recording stays resumable before it ends `interrupted`, in milliseconds.
     #[arg(long, env = "AUDIO_RESUME_GRACE_MS", default_value_t = 60_000)]
     pub resume_grace_ms: u64,

@@ -26,6 +26,7 @@ pub struct SessionConfig {
     pub max_recording_bytes: u64,
     pub heartbeat_timeout: Duration,
     pub ping_interval: Duration,
+    pub start_timeout: Duration,
 }
 
 pub struct RecordingSession {
@@ -34,6 +35,8 @@ pub struct RecordingSession {
     config: Arc<SessionConfig>,
     recording: Option<OpenRecording>,
     last_seen: Instant,
+    /// Since when this socket holds no recording.
+    idle_since: Option<Instant>,
     /// A fragmented message being reassembled: (is text, bytes so far).
     fragment: Option<(bool, BytesMut)>,
 }
@@ -50,6 +53,7 @@ impl RecordingSession {
             config,
             recording: None,
             last_seen: Instant::now(),
+            idle_since: Some(Instant::now()),
             fragment: None,
         }
     }
@@ -70,8 +74,28 @@ impl RecordingSession {
     /// Pings on an interval; a socket silent past the timeout is closed, leaving its recording
     /// resumable.
     fn watch_heartbeat(&self, ctx: &mut ws::WebsocketContext<Self>) {
-        ctx.run_interval(self.config.ping_interval, |act, ctx| {
-            if act.last_seen.elapsed() > act.config.heartbeat_timeout {
+        let every = self
+            .config
+            .ping_interval
+            .min(self.config.start_timeout / 2)
+            .max(Duration::from_millis(50));
+        ctx.run_interval(every, |act, ctx| {
+            let idle = act.recording.is_none()
+                && act
+                    .idle_since
+                    .is_some_and(|since| since.elapsed() > act.config.start_timeout);
+            if idle {
+                log::info!(
+                    "session {}: no recording within {:?}, closing",
+                    act.session_id,
+                    act.config.start_timeout
+                );
+                ctx.close(Some(CloseReason {
+                    code: CloseCode::Policy,
+                    description: Some("no recording started".into()),
+                }));
+                ctx.stop();
+            } else if act.last_seen.elapsed() > act.config.heartbeat_timeout {
                 log::info!("session {}: heartbeat timeout, closing", act.session_id);
                 ctx.close(Some(CloseReason {
                     code: CloseCode::Away,
@@ -198,6 +222,7 @@ impl RecordingSession {
                         "status": "recording",
                     })));
                     act.recording = Some(recording);
+                    act.idle_since = None;
                     act.send(ctx, &started);
                 }
                 Err(err) => {
@@ -273,6 +298,7 @@ impl RecordingSession {
                 "no recording in progress on this socket",
             );
         };
+        self.idle_since = Some(Instant::now());
         let id = recording.id();
         let (layout, outbox) = (self.config.layout.clone(), self.config.outbox.clone());
         // The completion event is in the outbox (fsynced) before the client hears "completed".
@@ -367,6 +393,7 @@ impl RecordingSession {
                         recording_id: id,
                     });
                     act.recording = Some(recording);
+                    act.idle_since = None;
                     act.send(ctx, &resumed);
                 }
                 Err(err) => {

@@ -141,6 +141,7 @@ impl Application {
                 max_recording_bytes: settings.max_recording_bytes,
                 heartbeat_timeout: settings.heartbeat_timeout(),
                 ping_interval: settings.ping_interval(),
+                start_timeout: std::time::Duration::from_millis(settings.start_timeout_ms.max(50)),
             }),
             outbox: bus.outbox().clone(),
             publisher: bus.publisher(),

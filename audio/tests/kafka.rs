@@ -593,3 +593,124 @@ async fn d_sigterm_ends_a_live_recording_as_interrupted_with_every_acked_byte_an
     assert_eq!(event["status"], "interrupted");
     assert_eq!(event["bytes"], acked);
 }
+
+impl OwnBroker {
+    fn kill(&self) {
+        let status = Command::new("bash")
+            .arg(Self::script())
+            .args(["kill", "--port", &self.port.to_string(), "--dir"])
+            .arg(self.dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+#[actix_rt::test]
+async fn e_the_broker_killed_and_restarted_during_100_recordings_loses_no_event_and_no_recording() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let broker = std::sync::Arc::new(OwnBroker {
+        port,
+        dir: tempfile::tempdir().unwrap(),
+    });
+    broker.start();
+    let brokers = format!("127.0.0.1:{port}");
+    let data = tempfile::tempdir().unwrap();
+    let address = spawn_app(&brokers, data.path(), |_| {}).await;
+
+    let mut ids = Vec::new();
+    let mut restarting = None;
+    for i in 0..100 {
+        if i == 30 {
+            broker.kill();
+        }
+        if i == 45 {
+            // It comes back while recordings go on.
+            let broker = broker.clone();
+            restarting = Some(actix_rt::task::spawn_blocking(move || broker.start()));
+        }
+        let (_, completed) = record(&address, &format!("flaky-{i}")).await;
+        ids.push(completed["recordingId"].as_str().unwrap().to_owned());
+    }
+    restarting.unwrap().await.unwrap();
+
+    // Every recording reaches ready, once, with the file its metadata describes.
+    for id in &ids {
+        let meta = wait_ready(&address, id, Duration::from_secs(180)).await;
+        let file = std::fs::read(
+            data.path()
+                .join("recordings")
+                .join(meta["fileName"].as_str().unwrap()),
+        )
+        .unwrap();
+        let digest = {
+            use sha2::Digest;
+            hex::encode(sha2::Sha256::digest(&file))
+        };
+        assert_eq!(
+            meta["sha256"],
+            digest.as_str(),
+            "{id}: metadata and file disagree"
+        );
+        let duration = meta["durationMs"].as_f64().unwrap();
+        assert!((duration - 3960.0).abs() <= 20.0, "{id}: {duration}");
+    }
+    // Every completion event is on Kafka.
+    let consumer = test_consumer(&brokers, "audio.record.completed");
+    let mut seen = std::collections::HashSet::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while seen.len() < ids.len() {
+        assert!(
+            Instant::now() < deadline,
+            "only {} of 100 events on Kafka",
+            seen.len()
+        );
+        if let Ok(Ok(message)) =
+            actix_rt::time::timeout(Duration::from_secs(5), consumer.recv()).await
+        {
+            let value: Value =
+                serde_json::from_slice(message.payload().unwrap_or_default()).unwrap_or_default();
+            if let Some(id) = value["recordingId"].as_str() {
+                seen.insert(id.to_owned());
+            }
+        }
+    }
+}
+
+#[actix_rt::test]
+async fn f_a_consumer_killed_before_it_finished_processing_processes_the_event_after_restart() {
+    let brokers = brokers();
+    let data = tempfile::tempdir().unwrap();
+    let group = unique("audio-service-killed");
+    let (mut first, address) = audio_process(data.path(), &brokers, &group);
+    let (_, completed) = record(&address, "killed-consumer").await;
+    let id = completed["recordingId"].as_str().unwrap().to_owned();
+    // kill -9 right after the completion: the consumer has not committed this event yet.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let meta: Value = serde_json::from_slice(
+        &std::fs::read(data.path().join("meta").join(format!("{id}.json"))).unwrap(),
+    )
+    .unwrap();
+    eprintln!("status when killed: {}", meta["status"]);
+    assert_ne!(meta["status"], "recording");
+
+    let (mut second, address) = audio_process(data.path(), &brokers, &group);
+    let meta = wait_ready(&address, &id, Duration::from_secs(60)).await;
+    let file = std::fs::read(
+        data.path()
+            .join("recordings")
+            .join(meta["fileName"].as_str().unwrap()),
+    )
+    .unwrap();
+    let expected = audio::postprocess::webm::remux(&fixture_chunks().concat())
+        .unwrap()
+        .bytes;
+    assert_eq!(file, expected, "the file is intact and processed");
+    second.kill().unwrap();
+    second.wait().unwrap();
+}

@@ -31,6 +31,10 @@ pub struct Settings {
     #[arg(long, env = "GATEWAY_REGISTRY_TOKEN", hide_env_values = true)]
     pub registry_token: Option<String>,
 
+    /// Heartbeat interval of the gateway's own registration, in seconds (the lease is three).
+    #[arg(long, env = "GATEWAY_REGISTRY_RENEWAL_SECS", default_value_t = 30)]
+    pub registry_renewal_secs: u64,
+
     /// A TOML routes file replacing the built-in routes (see docs/gateway.md).
     #[arg(long, env = "GATEWAY_ROUTES")]
     pub routes: Option<PathBuf>,

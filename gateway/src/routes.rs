@@ -12,9 +12,24 @@ use crate::proxy;
 use crate::startup::GatewayState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/health", web::get().to(health))
-        .route("/metrics", web::get().to(metrics))
-        .default_service(web::to(dispatch));
+    let only_get = || {
+        web::to(|| async {
+            HttpResponse::MethodNotAllowed()
+                .insert_header(("Allow", "GET"))
+                .json(json!({"error": "method-not-allowed", "message": "this path takes GET"}))
+        })
+    };
+    cfg.service(
+        web::resource("/health")
+            .route(web::get().to(health))
+            .default_service(only_get()),
+    )
+    .service(
+        web::resource("/metrics")
+            .route(web::get().to(metrics))
+            .default_service(only_get()),
+    )
+    .default_service(web::to(dispatch));
 }
 
 async fn dispatch(

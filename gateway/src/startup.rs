@@ -100,11 +100,10 @@ impl Application {
         } else {
             settings.host.clone()
         };
-        let registration = Registration::new(
-            endpoint,
-            InstanceSpec::new("GATEWAY", &host, address.port()),
-        )
-        .start();
+        let mut spec = InstanceSpec::new("GATEWAY", &host, address.port());
+        spec.renewal_interval = Duration::from_secs(settings.registry_renewal_secs.max(1));
+        spec.lease_duration = spec.renewal_interval * 3;
+        let registration = Registration::new(endpoint, spec).start();
         log::info!(
             "gateway listening on http://{address}, registry {}",
             settings.registry_url

@@ -290,20 +290,18 @@ fn main() {
             });
             receivers.push(rx);
         }
-        let results: Vec<SessionResult> = match actix_rt::time::timeout(
-            max_total,
-            futures_util::future::join_all(receivers),
-        )
-        .await
-        {
-            Ok(results) => results.into_iter().map(|r| r.unwrap_or_default()).collect(),
-            Err(_) => {
-                eprintln!(
+        let results: Vec<SessionResult> =
+            match actix_rt::time::timeout(max_total, futures_util::future::join_all(receivers))
+                .await
+            {
+                Ok(results) => results.into_iter().map(|r| r.unwrap_or_default()).collect(),
+                Err(_) => {
+                    eprintln!(
                     "loadgen: the run passed its bound of {max_total:?}; reporting what finished"
                 );
-                Vec::new()
-            }
-        };
+                    Vec::new()
+                }
+            };
         let wall = started.elapsed();
         for arbiter in arbiters {
             arbiter.stop();

@@ -34,8 +34,18 @@ struct Cluster<'a> {
     timecode: u64,
     /// The cluster's children, as they were (Timecode and blocks).
     children: Vec<&'a [u8]>,
-    /// Per block: (absolute time, duration if known), in timecode units.
-    blocks: Vec<(u64, Option<u64>)>,
+    blocks: Vec<Block>,
+}
+
+/// What timing needs of a block; its length is worked out once the track is known, so the
+/// same file always gives the same duration.
+struct Block {
+    /// Absolute time, in timecode units.
+    at: u64,
+    /// `BlockDuration`, if the block had one.
+    duration: Option<u64>,
+    /// The first bytes of its frame (an Opus packet's TOC and frame count).
+    head: [u8; 2],
 }
 
 #[derive(Default)]
@@ -52,7 +62,7 @@ pub fn remux(input: &[u8]) -> Result<Remuxed, WebmError> {
         .size
         .filter(|_| header.id == id::EBML)
         .ok_or(WebmError::NotWebm("no EBML header"))?;
-    let ebml_end = header.data_start + ebml_size as usize;
+    let ebml_end = header.data_start.saturating_add(ebml_size as usize);
     let ebml_raw = input
         .get(..ebml_end)
         .ok_or(WebmError::NotWebm("EBML header cut short"))?;
@@ -62,7 +72,10 @@ pub fn remux(input: &[u8]) -> Result<Remuxed, WebmError> {
         return Err(WebmError::NotWebm("no Segment"));
     }
     let segment_end = segment.size.map_or(input.len(), |size| {
-        (segment.data_start + size as usize).min(input.len())
+        segment
+            .data_start
+            .saturating_add(size as usize)
+            .min(input.len())
     });
 
     let mut info: Vec<&[u8]> = Vec::new();
@@ -89,7 +102,7 @@ pub fn remux(input: &[u8]) -> Result<Remuxed, WebmError> {
             }
         };
         if header.id == id::CLUSTER {
-            match read_cluster(input, header, segment_end, &track) {
+            match read_cluster(input, header, segment_end) {
                 Ok((cluster, next)) => {
                     clusters.push(cluster);
                     pos = next;
@@ -128,10 +141,12 @@ pub fn remux(input: &[u8]) -> Result<Remuxed, WebmError> {
                     }
                 }
             }
-            id::TRACKS => {
+            // The first Tracks is the one: later copies (damage, concatenated files) are dropped.
+            id::TRACKS if tracks_raw.is_none() => {
                 tracks_raw = Some(&input[pos..end]);
                 track = read_track(body);
             }
+            id::TRACKS => {}
             // Rebuilt below.
             id::SEEK_HEAD | id::CUES | id::VOID | id::CRC32 => {}
             _ => extra.push(&input[pos..end]),
@@ -145,7 +160,7 @@ pub fn remux(input: &[u8]) -> Result<Remuxed, WebmError> {
             repaired.unwrap_or_else(|| "the file has no clusters".into()),
         ));
     }
-    let duration = end_time(&clusters);
+    let duration = end_time(&clusters, &track, scale);
     let bytes = write(
         ebml_raw,
         &info,
@@ -213,12 +228,11 @@ fn read_track(tracks: &[u8]) -> Track {
 
 /// Reads a cluster of known or unknown size; an unknown-size cluster ends where an element that
 /// cannot be its child begins. A cluster cut short is an error (it is dropped whole).
-fn read_cluster<'a>(
-    input: &'a [u8],
+fn read_cluster(
+    input: &[u8],
     header: ebml::Header,
     segment_end: usize,
-    track: &Track,
-) -> Result<(Cluster<'a>, usize), String> {
+) -> Result<(Cluster<'_>, usize), String> {
     let limit = match header.size {
         Some(size) => {
             let end = header.data_start.saturating_add(size as usize);
@@ -253,7 +267,7 @@ fn read_cluster<'a>(
         let body = &input[child.data_start..end];
         match child.id {
             id::TIMECODE => cluster.timecode = ebml::read_uint(body),
-            id::SIMPLE_BLOCK => cluster.blocks.push(block_timing(body, None, track)),
+            id::SIMPLE_BLOCK => cluster.blocks.push(block_timing(body, None)),
             id::BLOCK_GROUP => {
                 let parts = ebml::children(body);
                 let duration = parts
@@ -261,9 +275,7 @@ fn read_cluster<'a>(
                     .find(|c| c.id == id::BLOCK_DURATION)
                     .map(|c| ebml::read_uint(c.body));
                 if let Some(block) = parts.iter().find(|c| c.id == id::BLOCK) {
-                    cluster
-                        .blocks
-                        .push(block_timing(block.body, duration, track));
+                    cluster.blocks.push(block_timing(block.body, duration));
                 }
             }
             _ => {}
@@ -272,14 +284,14 @@ fn read_cluster<'a>(
         pos = end;
     }
     // Block times were read relative to the cluster's timecode, which may come first or not.
-    for (at, _) in &mut cluster.blocks {
-        *at = at.wrapping_add(cluster.timecode);
+    for block in &mut cluster.blocks {
+        block.at = block.at.wrapping_add(cluster.timecode);
     }
     Ok((cluster, pos))
 }
 
-/// A block's time relative to its cluster and, for Opus, its length (from the packet's TOC byte).
-fn block_timing(block: &[u8], duration: Option<u64>, track: &Track) -> (u64, Option<u64>) {
+/// A block's time relative to its cluster, its `BlockDuration` and the head of its frame.
+fn block_timing(block: &[u8], duration: Option<u64>) -> Block {
     let track_len = block
         .first()
         .and_then(|&b| (b != 0).then(|| b.leading_zeros() as usize + 1))
@@ -288,13 +300,25 @@ fn block_timing(block: &[u8], duration: Option<u64>, track: &Track) -> (u64, Opt
         .get(track_len..track_len + 2)
         .map_or(0, |b| i16::from_be_bytes([b[0], b[1]]));
     let frame = block.get(track_len + 3..).unwrap_or_default();
-    let length = duration.or_else(|| {
+    Block {
+        at: relative.max(0) as u64,
+        duration,
+        head: [
+            frame.first().copied().unwrap_or(0),
+            frame.get(1).copied().unwrap_or(0),
+        ],
+    }
+}
+
+/// A block's length in timecode units, when it can be known: its `BlockDuration`, or for Opus
+/// the packet's own length.
+fn block_length(block: &Block, track: &Track, scale: u64) -> Option<u64> {
+    block.duration.or_else(|| {
         (track.codec.as_deref() == Some("A_OPUS"))
-            .then(|| opus_packet_ms(frame))
+            .then(|| opus_packet_ms(&block.head))
             .flatten()
-            .map(|ms| (ms * 1e6 / 1e6) as u64)
-    });
-    (relative.max(0) as u64, length)
+            .map(|ms| (ms * 1e6 / scale as f64) as u64)
+    })
 }
 
 /// An Opus packet's duration in milliseconds, from its TOC byte (RFC 6716 §3.1).
@@ -316,10 +340,11 @@ fn opus_packet_ms(packet: &[u8]) -> Option<f64> {
 
 /// The end of the last block: its start plus its length, or plus the gap before it when its
 /// length is unknown.
-fn end_time(clusters: &[Cluster]) -> u64 {
+fn end_time(clusters: &[Cluster], track: &Track, scale: u64) -> u64 {
     let mut times: Vec<(u64, Option<u64>)> = clusters
         .iter()
-        .flat_map(|c| c.blocks.iter().copied())
+        .flat_map(|c| c.blocks.iter())
+        .map(|b| (b.at, block_length(b, track, scale)))
         .collect();
     times.sort_by_key(|(at, _)| *at);
     let gap = match times.as_slice() {
@@ -328,7 +353,7 @@ fn end_time(clusters: &[Cluster]) -> u64 {
     };
     times
         .iter()
-        .map(|(at, length)| at + length.unwrap_or(gap))
+        .map(|(at, length)| at.saturating_add(length.unwrap_or(gap)))
         .max()
         .unwrap_or(0)
 }
@@ -432,6 +457,40 @@ mod tests {
         let again = remux(&out.bytes).unwrap();
         assert_eq!(again.bytes, out.bytes);
         assert_eq!(again.blocks, out.blocks);
+    }
+
+    /// Found by `scripts/fuzz` (webm_remux): remuxing must give its own output back.
+    #[test]
+    fn remuxing_is_idempotent_on_inputs_the_fuzzer_found() {
+        let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../testdata/fuzz-regressions");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if !path
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("webm-")
+            {
+                continue;
+            }
+            let input = std::fs::read(&path).unwrap();
+            if let Ok(first) = remux(&input) {
+                let second = remux(&first.bytes)
+                    .unwrap_or_else(|err| panic!("{}: output unreadable: {err}", path.display()));
+                if second.bytes != first.bytes {
+                    let at = first
+                        .bytes
+                        .iter()
+                        .zip(&second.bytes)
+                        .position(|(a, b)| a != b);
+                    panic!(
+                        "{}: not idempotent: {} vs {} bytes, first difference at {at:?}; blocks {} vs {}, duration {} vs {}",
+                        path.display(), first.bytes.len(), second.bytes.len(), first.blocks, second.blocks, first.duration_ms, second.duration_ms
+                    );
+                }
+            }
+        }
     }
 
     #[test]

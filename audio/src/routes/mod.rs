@@ -12,27 +12,75 @@ use serde_json::json;
 
 use crate::error::ApiError;
 
+/// 405 with the `Allow` header, for a method a path does not take.
+fn only(allow: &'static str) -> actix_web::Route {
+    web::to(move || async move {
+        HttpResponse::MethodNotAllowed()
+            .insert_header(("Allow", allow))
+            .json(json!({"error": "method-not-allowed", "message": format!("this path takes {allow}")}))
+    })
+}
+
+/// The REST API's OpenAPI 3 document (reachable through the gateway too).
+async fn openapi() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(include_str!("openapi.json"))
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(
         web::QueryConfig::default()
             .error_handler(|err, _| ApiError::BadQuery(err.to_string()).into()),
     )
-    .route("/health", web::get().to(health::health))
-    .route("/ws/record", web::get().to(ws::record))
-    .route("/api/events", web::get().to(events::stream))
-    .route("/api/files", web::get().to(files::list))
+    // Resources, so that a method a path does not take is a 405, not a 404.
+    .service(
+        web::resource("/health")
+            .route(web::get().to(health::health))
+            .default_service(only("GET")),
+    )
+    .service(
+        web::resource("/ws/record")
+            .route(web::get().to(ws::record))
+            .default_service(only("GET")),
+    )
+    .service(
+        web::resource("/api/events")
+            .route(web::get().to(events::stream))
+            .default_service(only("GET")),
+    )
+    .service(
+        web::resource("/api/openapi.json")
+            .route(web::get().to(openapi))
+            .default_service(only("GET")),
+    )
+    .service(
+        web::resource("/api/files")
+            .route(web::get().to(files::list))
+            .default_service(only("GET")),
+    )
     // `{file_name:.*}` takes the rest of the path, so every traversal attempt reaches the
     // file-name parser and gets its clear 400 rather than a routing miss.
-    .route(
-        "/api/download/{file_name:.*}",
-        web::get().to(download::download),
+    .service(
+        web::resource("/api/download/{file_name:.*}")
+            .route(web::get().to(download::download))
+            .default_service(only("GET")),
     )
-    .route("/api/recordings", web::get().to(recordings::list))
-    .route("/api/recordings/{id}", web::get().to(recordings::get))
-    .route("/api/recordings/{id}", web::delete().to(recordings::delete))
-    .route(
-        "/api/recordings/{id}/audio",
-        web::get().to(recordings::audio),
+    .service(
+        web::resource("/api/recordings")
+            .route(web::get().to(recordings::list))
+            .default_service(only("GET")),
+    )
+    .service(
+        web::resource("/api/recordings/{id}")
+            .route(web::get().to(recordings::get))
+            .route(web::delete().to(recordings::delete))
+            .default_service(only("GET, DELETE")),
+    )
+    .service(
+        web::resource("/api/recordings/{id}/audio")
+            .route(web::get().to(recordings::audio))
+            .default_service(only("GET")),
     )
     .default_service(web::to(|| async {
         HttpResponse::NotFound().json(json!({"error": "not-found", "message": "no such route"}))

@@ -60,6 +60,7 @@ pub struct ListParams {
 }
 
 const MAX_LIMIT: usize = 200;
+const MAX_PAGE: usize = 1_000_000_000;
 
 /// `GET /api/recordings?page=1&limit=50&q=text`: newest first, paginated.
 pub async fn list(
@@ -69,7 +70,7 @@ pub async fn list(
     let params = params.into_inner();
     let page = params.page.unwrap_or(1);
     let limit = params.limit.unwrap_or(50);
-    if page == 0 || limit == 0 || limit > MAX_LIMIT {
+    if page == 0 || page > MAX_PAGE || limit == 0 || limit > MAX_LIMIT {
         return Err(ApiError::BadQuery(format!(
             "page starts at 1 and limit must be 1 to {MAX_LIMIT}"
         )));

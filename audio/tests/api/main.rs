@@ -1,5 +1,6 @@
 //! Integration tests of the audio service: real servers on port 0, real sockets.
 
+mod abuse;
 mod bad_input;
 mod concurrency;
 mod helpers;

@@ -39,7 +39,7 @@ impl RegistryEndpoint {
     fn prepare(&self, request: awc::ClientRequest) -> awc::ClientRequest {
         let request = request
             .insert_header(("Accept", "application/json"))
-            .timeout(std::time::Duration::from_secs(5));
+            .timeout(std::time::Duration::from_secs(3));
         match &self.token {
             Some(token) => request.bearer_auth(token),
             None => request,

@@ -114,14 +114,22 @@ impl Registration {
             };
             let req = self
                 .endpoint
-                .prepare(self.client.post(self.endpoint.url(&format!("/apps/{app}"))));
+                .prepare(self.client.post(self.endpoint.url(&format!("/apps/{app}"))))
+                .force_close();
             futures_util::future::Either::Left(req.send_json(&body))
         } else {
             let url = self.endpoint.url(&format!(
                 "/apps/{app}/{id}?status=UP&lastDirtyTimestamp={}",
                 self.dirty_timestamp
             ));
-            futures_util::future::Either::Right(self.endpoint.prepare(self.client.put(url)).send())
+            // A fresh connection each time: a pooled one to a registry that died can hang until
+            // the timeout, and registrations are rare enough not to need keep-alive.
+            futures_util::future::Either::Right(
+                self.endpoint
+                    .prepare(self.client.put(url))
+                    .force_close()
+                    .send(),
+            )
         };
         ctx.wait(request.into_actor(self).map(move |result, act, ctx| {
             let next = match result.map(|response| response.status().as_u16()) {
