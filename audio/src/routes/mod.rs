@@ -4,6 +4,7 @@ mod download;
 mod events;
 mod files;
 mod health;
+mod metrics;
 mod recordings;
 mod ws;
 
@@ -37,6 +38,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/health")
             .route(web::get().to(health::health))
+            .default_service(only("GET")),
+    )
+    .service(
+        web::resource("/metrics")
+            .route(web::get().to(metrics::metrics))
             .default_service(only("GET")),
     )
     .service(

@@ -214,4 +214,8 @@ async fn sessions_over_the_limit_are_refused_clearly() {
     let (_, health) = app.get_json("/health").await;
     assert_eq!(health["status"], "UP");
     assert_eq!(health["sessions"]["liveSessions"], 2);
+    let metrics = app.get_bytes("/metrics").await;
+    let metrics = String::from_utf8(metrics).unwrap();
+    assert!(metrics.contains("audio_sessions_live 2\n"), "{metrics}");
+    assert!(metrics.contains("audio_sessions_max 2\n"), "{metrics}");
 }

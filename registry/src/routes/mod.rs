@@ -1,6 +1,7 @@
 mod dashboard;
 mod eureka;
 mod health;
+mod metrics;
 
 use actix_web::{web, HttpResponse};
 use serde_json::json;
@@ -17,6 +18,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .route("/", web::get().to(dashboard::dashboard))
     .route("/health", web::get().to(health::health))
+    .route("/metrics", web::get().to(metrics::metrics))
     .service(eureka::scope())
     .default_service(web::to(|| async {
         HttpResponse::NotFound().json(json!({"error": "not-found", "message": "no such route"}))

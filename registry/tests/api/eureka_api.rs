@@ -181,6 +181,19 @@ async fn dashboard_and_health_show_instances_and_self_preservation() {
     }
     let health = registry.health().await;
     assert_eq!(health["instances"], 1);
+    let mut metrics = awc::Client::new()
+        .get(registry.url("/metrics"))
+        .send()
+        .await
+        .unwrap();
+    let metrics = String::from_utf8(metrics.body().await.unwrap().to_vec()).unwrap();
+    assert!(metrics.contains("registry_instances 1\n"), "{metrics}");
+    // The metric says what /health says (active here: no full renewal window measured yet).
+    let active = u8::from(health["selfPreservationActive"] == true);
+    assert!(
+        metrics.contains(&format!("registry_self_preservation_active {active}\n")),
+        "{metrics}"
+    );
     assert_eq!(health["selfPreservationEnabled"], true);
 }
 
