@@ -3,14 +3,12 @@
 //! services is one its configuration really reads (and the other way round for required ones).
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 
 use clap::CommandFactory;
 use serde_yaml::Value;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod common;
+use common::root;
 
 fn load(name: &str) -> Value {
     let text = std::fs::read_to_string(root().join("compose").join(name)).unwrap();

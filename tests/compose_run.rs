@@ -4,36 +4,15 @@
 //! real Kafka broker (`KAFKA_BROKERS`, as scripts/test provides). Then a recording through the
 //! gateway, and a SIGTERM to each that must end it cleanly.
 
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use awc::ws;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use serde_yaml::Value;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The workspace's binaries sit beside this package's own.
-fn binary(name: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_BIN_EXE_healthcheck")).with_file_name(name);
-    assert!(
-        path.exists(),
-        "{} is missing: build the workspace first (cargo test --workspace does)",
-        path.display()
-    );
-    path
-}
+mod common;
+use common::{binary, free_port, next_json, root};
 
 /// `${NAME:-default}` as compose resolves it with no .env file.
 fn interpolate(value: &str) -> String {
@@ -242,22 +221,5 @@ async fn the_compose_services_run_together_and_record_through_the_gateway() {
             actix_rt::time::sleep(Duration::from_millis(100)).await;
         };
         assert!(status.success(), "{} exited with {status:?}", service.name);
-    }
-}
-
-async fn next_json(
-    socket: &mut actix_codec::Framed<awc::BoxedSocket, ws::Codec>,
-) -> serde_json::Value {
-    loop {
-        match actix_rt::time::timeout(Duration::from_secs(10), socket.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap()
-        {
-            ws::Frame::Text(text) => return serde_json::from_slice(&text).unwrap(),
-            ws::Frame::Ping(p) => socket.send(ws::Message::Pong(p)).await.unwrap(),
-            other => panic!("unexpected {other:?}"),
-        }
     }
 }

@@ -2,7 +2,7 @@
 //! killed mid-recording, the registry killed and restarted, the disk full. (Kafka faults are in
 //! tests/kafka_faults.rs.) What a client was told was stored must still be there.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -10,23 +10,8 @@ use awc::ws;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 
-fn bin(name: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_BIN_EXE_healthcheck")).with_file_name(name);
-    assert!(
-        path.exists(),
-        "{} is missing: build the workspace first (cargo test --workspace does)",
-        path.display()
-    );
-    path
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+mod common;
+use common::{binary, free_port};
 
 /// A child process killed when dropped.
 struct Proc(Child);
@@ -39,7 +24,7 @@ impl Drop for Proc {
 }
 
 fn spawn(name: &str, args: &[String]) -> Proc {
-    let child = Command::new(bin(name))
+    let child = Command::new(binary(name))
         .args(args)
         .env_remove("KAFKA_BROKERS")
         .env(

@@ -6,15 +6,10 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use awc::ws;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+mod common;
+use common::{free_port, next_json};
 
 #[actix_rt::test]
 async fn the_root_command_serves_both_pages_and_records_through_the_gateway() {
@@ -111,23 +106,6 @@ async fn the_root_command_serves_both_pages_and_records_through_the_gateway() {
         status.success(),
         "Ctrl-C should stop the stack cleanly: {status:?}"
     );
-}
-
-async fn next_json(
-    socket: &mut actix_codec::Framed<awc::BoxedSocket, ws::Codec>,
-) -> serde_json::Value {
-    loop {
-        match actix_rt::time::timeout(Duration::from_secs(10), socket.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap()
-        {
-            ws::Frame::Text(text) => return serde_json::from_slice(&text).unwrap(),
-            ws::Frame::Ping(p) => socket.send(ws::Message::Pong(p)).await.unwrap(),
-            other => panic!("unexpected {other:?}"),
-        }
-    }
 }
 
 /// Sends SIGINT (Ctrl-C) with the `kill` command.

@@ -370,12 +370,22 @@ impl Drop for OwnBroker {
 
 /// Starts the `audio` binary as a real process; answers it and its address.
 fn audio_process(data: &Path, brokers: &str, group: &str) -> (Child, String) {
+    audio_process_with(data, brokers, group, &[])
+}
+
+fn audio_process_with(
+    data: &Path,
+    brokers: &str,
+    group: &str,
+    env: &[(&str, &str)],
+) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_audio"))
         .args(["--port", "0", "--data-dir"])
         .arg(data)
         .env("KAFKA_BROKERS", brokers)
         .env("AUDIO_KAFKA_GROUP", group)
         .env("RUST_LOG", "info")
+        .envs(env.iter().copied())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -484,32 +494,12 @@ async fn d_sigterm_ends_a_live_recording_as_interrupted_with_every_acked_byte_an
     let brokers = brokers();
     let data = tempfile::tempdir().unwrap();
     let group = unique("audio-service-sigterm");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_audio"))
-        .args(["--port", "0", "--data-dir"])
-        .arg(data.path())
-        .env("KAFKA_BROKERS", &brokers)
-        .env("AUDIO_KAFKA_GROUP", &group)
-        .env("AUDIO_SHUTDOWN_GRACE_MS", "1000")
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(at) = line.find("listening on http://") {
-                let _ = tx.send(
-                    line[at + "listening on http://".len()..]
-                        .split_whitespace()
-                        .next()
-                        .unwrap_or_default()
-                        .to_owned(),
-                );
-            }
-        }
-    });
-    let address = rx.recv_timeout(Duration::from_secs(30)).unwrap();
+    let (mut child, address) = audio_process_with(
+        data.path(),
+        &brokers,
+        &group,
+        &[("AUDIO_SHUTDOWN_GRACE_MS", "1000")],
+    );
 
     let (_, mut socket) = awc::Client::new()
         .ws(format!("ws://{address}/ws/record"))
