@@ -71,7 +71,7 @@ pub struct Settings {
     pub kafka_brokers: Option<String>,
 
     /// The consumer group that post-processes recordings (instances sharing it share the work).
-    #[arg(long, env = "AUDIO_KAFKA_GROUP", default_value = "audio-service")]
+    #[arg(long, env = "AUDIO_KAFKA_GROUP", default_value = kafka_core::GROUP_AUDIO_SERVICE)]
     pub kafka_group: String,
 
     /// Partitions of topics created at start-up.

@@ -73,6 +73,13 @@ impl Route {
         }
     }
 
+    /// The target's name for errors and logs: the service, or the fixed URL.
+    pub fn target_name(&self) -> String {
+        match self.target() {
+            Target::Service(name) | Target::Url(name) => name,
+        }
+    }
+
     /// Whether a request path is this route's: `/api/**` matches `/api` and `/api/...`.
     pub fn matches(&self, path: &str) -> bool {
         match self.path.strip_suffix("/**") {

@@ -20,10 +20,10 @@ pub fn serve(req: &HttpRequest, disk: Option<&PathBuf>) -> Option<HttpResponse> 
         other => other.trim_start_matches('/'),
     };
     // The embedded set decides what exists, also when reading from disk.
-    Embedded::get(name)?;
+    let embedded = Embedded::get(name)?;
     let body: Cow<'static, [u8]> = match disk {
         Some(dir) => Cow::Owned(std::fs::read(dir.join(name)).ok()?),
-        None => Embedded::get(name)?.data,
+        None => embedded.data,
     };
     let mime = mime_guess::from_path(name).first_or_octet_stream();
     Some(

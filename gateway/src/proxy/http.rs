@@ -9,12 +9,12 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use awc::error::SendRequestError;
 
-use super::headers::{connection_listed, forwarded, is_hop_by_hop, request_id, upstream_query};
-use super::{choose, MAX_ATTEMPTS};
-use crate::balancer::{Attempt, Outcome};
+use super::headers::{connection_listed, forwarded, is_hop_by_hop, request_id};
+use super::{choose, report, upstream_url, MAX_ATTEMPTS};
+use crate::balancer::Attempt;
 use crate::error::GatewayError;
 use crate::metrics::RequestDone;
-use crate::route::{Route, Target};
+use crate::route::Route;
 use crate::startup::GatewayState;
 
 pub async fn forward(
@@ -77,10 +77,7 @@ async fn attempt_all(
     id: &str,
 ) -> Result<HttpResponse, GatewayError> {
     let target = route.target();
-    let name = match &target {
-        Target::Service(service) => service.clone(),
-        Target::Url(url) => url.clone(),
-    };
+    let name = route.target_name();
     let retry = retryable(req);
     let mut payload = Some(payload);
     let mut tried = Vec::new();
@@ -91,12 +88,7 @@ async fn attempt_all(
             Err(err) if tried.is_empty() => return Err(err),
             Err(_) => break,
         };
-        let url = format!(
-            "http://{}{}{}",
-            upstream.authority,
-            route.upstream_path(req.path()),
-            upstream_query(req.query_string())
-        );
+        let url = upstream_url("http", &upstream, route, req);
         let mut request = client.request_from(url, req.head()).no_decompress();
         let listed = connection_listed(req.headers());
         let names: Vec<_> = request.headers().keys().cloned().collect();
@@ -121,18 +113,11 @@ async fn attempt_all(
                 None => break,
             }
         };
-        let report = |result| {
-            if matches!(target, Target::Service(_)) {
-                state.balancer.do_send(Outcome {
-                    instance_id: upstream.instance_id.clone(),
-                    result,
-                });
-            }
-        };
+        let outcome = |result| report(state, &target, &upstream, result);
         match sent {
             Ok(response) => {
                 let failed = matches!(response.status().as_u16(), 502..=504);
-                report(if failed {
+                outcome(if failed {
                     Attempt::Failed
                 } else {
                     Attempt::Success
@@ -140,11 +125,11 @@ async fn attempt_all(
                 return Ok(relay(response, route, req.method() == Method::HEAD));
             }
             Err(SendRequestError::Timeout) => {
-                report(Attempt::Failed);
+                outcome(Attempt::Failed);
                 return Err(GatewayError::Timeout(name));
             }
             Err(err @ SendRequestError::Connect(_)) => {
-                report(Attempt::Refused);
+                outcome(Attempt::Refused);
                 last_error = err.to_string();
                 log::warn!(
                     "{} unreachable for {} [request {id}]: {err}",
@@ -157,7 +142,7 @@ async fn attempt_all(
                 tried.push(upstream.instance_id);
             }
             Err(err) => {
-                report(Attempt::Failed);
+                outcome(Attempt::Failed);
                 return Err(GatewayError::BadGateway(name, err.to_string()));
             }
         }

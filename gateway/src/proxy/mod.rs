@@ -5,9 +5,11 @@ pub mod headers;
 pub mod http;
 pub mod websocket;
 
-use crate::balancer::{Pick, Upstream};
+use actix_web::HttpRequest;
+
+use crate::balancer::{Attempt, Outcome, Pick, Upstream};
 use crate::error::GatewayError;
-use crate::route::Target;
+use crate::route::{Route, Target};
 use crate::startup::GatewayState;
 
 /// The upstream for one attempt: a discovered instance or the route's fixed URL.
@@ -43,3 +45,29 @@ pub(crate) async fn choose(
 
 /// How many instances a request may try before giving up.
 pub(crate) const MAX_ATTEMPTS: usize = 3;
+
+/// Where one attempt of `req` goes on `upstream`: the route's rewritten path and the query
+/// without the gateway's own `access_token`.
+pub(crate) fn upstream_url(
+    scheme: &str,
+    upstream: &Upstream,
+    route: &Route,
+    req: &HttpRequest,
+) -> String {
+    format!(
+        "{scheme}://{}{}{}",
+        upstream.authority,
+        route.upstream_path(req.path()),
+        headers::upstream_query(req.query_string())
+    )
+}
+
+/// Tells the balancer how an attempt on a discovered instance went (fixed URLs are not balanced).
+pub(crate) fn report(state: &GatewayState, target: &Target, upstream: &Upstream, result: Attempt) {
+    if matches!(target, Target::Service(_)) {
+        state.balancer.do_send(Outcome {
+            instance_id: upstream.instance_id.clone(),
+            result,
+        });
+    }
+}

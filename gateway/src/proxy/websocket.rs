@@ -15,9 +15,9 @@ use bytestring::ByteString;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::StreamExt;
 
-use super::headers::{forwarded, request_id, upstream_query};
-use super::{choose, MAX_ATTEMPTS};
-use crate::balancer::{Attempt, Balancer, Outcome, SocketCount};
+use super::headers::{forwarded, request_id};
+use super::{choose, report, upstream_url, MAX_ATTEMPTS};
+use crate::balancer::{Attempt, Balancer, SocketCount};
 use crate::error::GatewayError;
 use crate::metrics::{Metrics, WebSocketChange};
 use crate::route::{Route, Target};
@@ -46,12 +46,7 @@ pub async fn forward(
             Err(err) if tried.is_empty() => return Err(err),
             Err(_) => break,
         };
-        let url = format!(
-            "ws://{}{}{}",
-            upstream.authority,
-            route.upstream_path(req.path()),
-            upstream_query(req.query_string())
-        );
+        let url = upstream_url("ws", &upstream, route, &req);
         let mut request = client
             .ws(url)
             .max_frame_size(MAX_FRAME)
@@ -69,17 +64,10 @@ pub async fn forward(
         {
             request = request.protocols(protocols.split(',').map(str::trim));
         }
-        let report = |result| {
-            if matches!(target, Target::Service(_)) {
-                state.balancer.do_send(Outcome {
-                    instance_id: upstream.instance_id.clone(),
-                    result,
-                });
-            }
-        };
+        let outcome = |result| report(state, &target, &upstream, result);
         match request.connect().await {
             Ok((_, framed)) => {
-                report(Attempt::Success);
+                outcome(Attempt::Success);
                 log::info!(
                     "websocket {} -> {} [request {id}]",
                     req.path(),
@@ -105,7 +93,7 @@ pub async fn forward(
                     err,
                     WsClientError::SendRequest(SendRequestError::Connect(_))
                 );
-                report(if refused {
+                outcome(if refused {
                     Attempt::Refused
                 } else {
                     Attempt::Failed
@@ -119,11 +107,7 @@ pub async fn forward(
             }
         }
     }
-    let name = match target {
-        Target::Service(service) => service,
-        Target::Url(url) => url,
-    };
-    Err(GatewayError::BadGateway(name, last_error))
+    Err(GatewayError::BadGateway(route.target_name(), last_error))
 }
 
 /// One proxied socket: the client side is this actor's `WebsocketContext`; the upstream side is
