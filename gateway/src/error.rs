@@ -15,6 +15,8 @@ pub enum GatewayError {
     Unauthorized,
     #[error("not found")]
     NotFound,
+    #[error("not a valid WebSocket upgrade: {0}")]
+    BadUpgrade(String),
     #[error("the gateway is shutting down")]
     Unavailable,
 }
@@ -25,6 +27,7 @@ impl ResponseError for GatewayError {
             Self::NoInstance(_) | Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::BadGateway(..) => StatusCode::BAD_GATEWAY,
             Self::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            Self::BadUpgrade(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::NotFound => StatusCode::NOT_FOUND,
         }
@@ -35,6 +38,7 @@ impl ResponseError for GatewayError {
             Self::NoInstance(_) => "no-instance",
             Self::BadGateway(..) => "bad-gateway",
             Self::Timeout(_) => "gateway-timeout",
+            Self::BadUpgrade(_) => "bad-upgrade",
             Self::Unauthorized => "unauthorized",
             Self::NotFound => "not-found",
             Self::Unavailable => "unavailable",

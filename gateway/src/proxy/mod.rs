@@ -1,8 +1,11 @@
-//! Proxying: plain HTTP requests (`http.rs`) and WebSockets (`websocket.rs`, one actor per
-//! socket). Both pick an instance through the `Balancer` and report how it went.
+//! Proxying: plain HTTP requests (`http.rs`) and WebSockets (`websocket.rs` makes the upgrades,
+//! `tunnel.rs` relays the bytes, one actor per socket, `frames.rs` follows frame boundaries).
+//! Both pick an instance through the `Balancer` and report how it went.
 
+pub mod frames;
 pub mod headers;
 pub mod http;
+pub mod tunnel;
 pub mod websocket;
 
 use actix_web::HttpRequest;

@@ -1,33 +1,19 @@
-//! WebSocket proxying: the upgrade reaches an instance first (another one is tried if it cannot
-//! be reached, before the client has seen a byte); then one `WsProxy` actor per socket relays
-//! frames both ways unchanged: text, binary, ping/pong, fragments, close codes and reasons.
-//! When one side goes without a close frame, the other is closed with 1001 (going away).
+//! WebSocket proxying: the client's upgrade is checked, then an instance's upgrade is made
+//! (another instance is tried if one cannot be reached or refuses, before the client has seen a
+//! byte), then the client gets its 101 and a `WsTunnel` relays the bytes both ways.
 
-use actix::io::{SinkWrite, WriteHandler};
-use actix::prelude::*;
-use actix_codec::Framed;
-use actix_http::ws::{CloseCode, CloseReason, Codec, Frame, Message, ProtocolError};
+use actix_web::http::header::SEC_WEBSOCKET_PROTOCOL;
 use actix_web::{web, HttpRequest, HttpResponse};
-use actix_web_actors::ws::{self, WebsocketContext};
+use actix_web_actors::ws;
 use awc::error::{SendRequestError, WsClientError};
-use awc::BoxedSocket;
-use bytestring::ByteString;
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::StreamExt;
 
 use super::headers::{forwarded, request_id};
+use super::tunnel::WsTunnel;
 use super::{choose, report, upstream_url, MAX_ATTEMPTS};
-use crate::balancer::{Attempt, Balancer, SocketCount};
+use crate::balancer::Attempt;
 use crate::error::GatewayError;
-use crate::metrics::{Metrics, WebSocketChange};
 use crate::route::{Route, Target};
 use crate::startup::GatewayState;
-
-/// Largest frame relayed either way.
-pub const MAX_FRAME: usize = 16 * 1024 * 1024;
-
-type UpstreamSink = SplitSink<Framed<BoxedSocket, Codec>, Message>;
-type UpstreamStream = SplitStream<Framed<BoxedSocket, Codec>>;
 
 pub async fn forward(
     req: HttpRequest,
@@ -36,6 +22,9 @@ pub async fn forward(
     client: &awc::Client,
     route: &Route,
 ) -> Result<HttpResponse, GatewayError> {
+    // A bad upgrade is the client's error, found before any instance is used.
+    let mut handshake =
+        ws::handshake(&req).map_err(|err| GatewayError::BadUpgrade(err.to_string()))?;
     let target = route.target();
     let id = request_id(&req);
     let mut tried = Vec::new();
@@ -47,10 +36,7 @@ pub async fn forward(
             Err(_) => break,
         };
         let url = upstream_url("ws", &upstream, route, &req);
-        let mut request = client
-            .ws(url)
-            .max_frame_size(MAX_FRAME)
-            .header("x-request-id", id.as_str());
+        let mut request = client.ws(url).header("x-request-id", id.as_str());
         for (name, value) in forwarded(&req) {
             request = request.header(name, value);
         }
@@ -66,25 +52,29 @@ pub async fn forward(
         }
         let outcome = |result| report(state, &target, &upstream, result);
         match request.connect().await {
-            Ok((_, framed)) => {
+            Ok((response, framed)) => {
                 outcome(Attempt::Success);
                 log::info!(
                     "websocket {} -> {} [request {id}]",
                     req.path(),
                     upstream.instance_id
                 );
+                if let Some(protocol) = response.headers().get(SEC_WEBSOCKET_PROTOCOL) {
+                    handshake.insert_header((SEC_WEBSOCKET_PROTOCOL, protocol.clone()));
+                }
                 let counted =
                     matches!(target, Target::Service(_)).then(|| upstream.instance_id.clone());
-                let proxy = WsProxy::new(
-                    framed,
+                // The upstream's socket, and whatever was read past its 101 (its first frames).
+                let parts = framed.into_parts();
+                let body = WsTunnel::start(
+                    payload,
+                    parts.io,
+                    parts.read_buf.freeze(),
                     counted,
                     state.balancer.clone(),
                     state.metrics.clone(),
                 );
-                return ws::WsResponseBuilder::new(proxy, &req, payload)
-                    .frame_size(MAX_FRAME)
-                    .start()
-                    .map_err(|err| GatewayError::BadGateway("client".into(), err.to_string()));
+                return Ok(handshake.streaming(body));
             }
             Err(err) => {
                 // A refused connection or an instance that would not upgrade (503 when full,
@@ -108,161 +98,4 @@ pub async fn forward(
         }
     }
     Err(GatewayError::BadGateway(route.target_name(), last_error))
-}
-
-/// One proxied socket: the client side is this actor's `WebsocketContext`; the upstream side is
-/// a sink it writes to and a stream it reads from.
-pub struct WsProxy {
-    upstream: Option<SinkWrite<Message, UpstreamSink>>,
-    pending: Option<(UpstreamSink, UpstreamStream)>,
-    instance_id: Option<String>,
-    balancer: Addr<Balancer>,
-    metrics: Addr<Metrics>,
-}
-
-impl WsProxy {
-    fn new(
-        framed: Framed<BoxedSocket, Codec>,
-        instance_id: Option<String>,
-        balancer: Addr<Balancer>,
-        metrics: Addr<Metrics>,
-    ) -> Self {
-        let (sink, stream) = framed.split();
-        Self {
-            upstream: None,
-            pending: Some((sink, stream)),
-            instance_id,
-            balancer,
-            metrics,
-        }
-    }
-
-    fn send_upstream(&mut self, message: Message) {
-        if let Some(upstream) = self.upstream.as_mut() {
-            // An error here means the upstream sink is closed; its stream ending stops us.
-            let _ = upstream.write(message);
-        }
-    }
-}
-
-impl Actor for WsProxy {
-    type Context = WebsocketContext<Self>;
-
-    fn started(&mut self, ctx: &mut Self::Context) {
-        if let Some((sink, stream)) = self.pending.take() {
-            self.upstream = Some(SinkWrite::new(sink, ctx));
-            ctx.add_stream(stream);
-        }
-        if let Some(instance_id) = &self.instance_id {
-            self.balancer.do_send(SocketCount {
-                instance_id: instance_id.clone(),
-                opened: true,
-            });
-        }
-        self.metrics.do_send(WebSocketChange(true));
-    }
-
-    fn stopped(&mut self, _: &mut Self::Context) {
-        if let Some(instance_id) = self.instance_id.take() {
-            self.balancer.do_send(SocketCount {
-                instance_id,
-                opened: false,
-            });
-        }
-        self.metrics.do_send(WebSocketChange(false));
-    }
-}
-
-/// Frames from the client, to the upstream.
-impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsProxy {
-    fn handle(&mut self, frame: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
-        match frame {
-            Ok(ws::Message::Text(text)) => self.send_upstream(Message::Text(text)),
-            Ok(ws::Message::Binary(bytes)) => self.send_upstream(Message::Binary(bytes)),
-            Ok(ws::Message::Continuation(item)) => self.send_upstream(Message::Continuation(item)),
-            Ok(ws::Message::Ping(bytes)) => self.send_upstream(Message::Ping(bytes)),
-            Ok(ws::Message::Pong(bytes)) => self.send_upstream(Message::Pong(bytes)),
-            Ok(ws::Message::Close(reason)) => {
-                // Relay the close; the upstream's answering close comes back through `handle`
-                // below and ends the client side.
-                self.send_upstream(Message::Close(reason));
-            }
-            Ok(ws::Message::Nop) => {}
-            Err(err) => {
-                let reason = CloseReason {
-                    code: if matches!(err, ProtocolError::Overflow) {
-                        CloseCode::Size
-                    } else {
-                        CloseCode::Protocol
-                    },
-                    description: Some(err.to_string()),
-                };
-                self.send_upstream(Message::Close(Some(reason.clone())));
-                ctx.close(Some(reason));
-                ctx.stop();
-            }
-        }
-    }
-
-    fn finished(&mut self, ctx: &mut Self::Context) {
-        // The client went without a close frame: tell the upstream it has gone away.
-        self.send_upstream(Message::Close(Some(CloseReason {
-            code: CloseCode::Away,
-            description: Some("client went away".into()),
-        })));
-        if let Some(upstream) = self.upstream.as_mut() {
-            upstream.close();
-        }
-        ctx.stop();
-    }
-}
-
-/// Frames from the upstream, to the client.
-impl StreamHandler<Result<Frame, ProtocolError>> for WsProxy {
-    fn handle(&mut self, frame: Result<Frame, ProtocolError>, ctx: &mut Self::Context) {
-        match frame {
-            Ok(Frame::Text(bytes)) => match ByteString::try_from(bytes) {
-                Ok(text) => ctx.text(text),
-                Err(_) => {
-                    ctx.close(Some(CloseReason {
-                        code: CloseCode::Invalid,
-                        description: Some("upstream sent invalid UTF-8".into()),
-                    }));
-                    ctx.stop();
-                }
-            },
-            Ok(Frame::Binary(bytes)) => ctx.binary(bytes),
-            Ok(Frame::Continuation(item)) => ctx.write_raw(ws::Message::Continuation(item)),
-            Ok(Frame::Ping(bytes)) => ctx.ping(&bytes),
-            Ok(Frame::Pong(bytes)) => ctx.pong(&bytes),
-            Ok(Frame::Close(reason)) => {
-                ctx.close(reason);
-                ctx.stop();
-            }
-            Err(err) => {
-                log::info!("upstream websocket error: {err}");
-                ctx.close(Some(CloseReason {
-                    code: CloseCode::Away,
-                    description: Some("upstream went away".into()),
-                }));
-                ctx.stop();
-            }
-        }
-    }
-
-    fn finished(&mut self, ctx: &mut Self::Context) {
-        // The upstream went without a close frame (its instance died, say).
-        ctx.close(Some(CloseReason {
-            code: CloseCode::Away,
-            description: Some("upstream went away".into()),
-        }));
-        ctx.stop();
-    }
-}
-
-impl WriteHandler<ProtocolError> for WsProxy {
-    fn error(&mut self, err: ProtocolError, _: &mut Self::Context) -> Running {
-        log::info!("writing to the upstream websocket failed: {err}");
-        Running::Stop
-    }
 }
