@@ -158,6 +158,9 @@ impl Application {
                 .app_data(state.clone())
                 .configure(routes::configure)
         })
+        // Acks are small writes answered by small writes: Nagle's algorithm would hold them
+        // back behind delayed ACKs (tens of ms).
+        .tcp_nodelay(true)
         .listen(listener)?
         .shutdown_timeout(5);
         if settings.workers > 0 {

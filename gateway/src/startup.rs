@@ -75,18 +75,15 @@ impl Application {
             .map(str::to_owned)
             .collect();
         let mut server = HttpServer::new(move || {
-            // One upstream client per worker: awc clients are not shared across threads.
-            let client = awc::Client::builder()
-                .connector(awc::Connector::new().timeout(connect_timeout).limit(0))
-                .timeout(request_timeout)
-                .disable_redirects()
-                .finish();
+            let client = crate::client::upstream_client(connect_timeout, request_timeout);
             App::new()
                 .wrap(cors(&cors_origins))
                 .app_data(state.clone())
                 .app_data(web::Data::new(client))
                 .configure(routes::configure)
         })
+        // Small writes (acks, pongs) go out at once instead of behind delayed ACKs.
+        .tcp_nodelay(true)
         .listen(listener)?
         .shutdown_timeout(5);
         if settings.workers > 0 {

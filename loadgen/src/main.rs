@@ -102,6 +102,23 @@ struct Report {
 
 type Socket = actix_codec::Framed<awc::BoxedSocket, ws::Codec>;
 
+/// A client for one session's socket, with Nagle's algorithm off as a browser has it: a pong
+/// followed by a chunk must not wait for the server's delayed ACK.
+fn recording_client() -> awc::Client {
+    use actix_service::ServiceExt;
+    use actix_tls::connect::{Connection, Connector, Resolver};
+    let tcp = Connector::new(Resolver::default()).service().map(
+        |connection: Connection<awc::http::Uri, actix_rt::net::TcpStream>| {
+            let _ = connection.io_ref().set_nodelay(true);
+            connection
+        },
+    );
+    awc::Client::builder()
+        .connector(awc::Connector::new().connector(tcp))
+        .timeout(Duration::from_secs(20))
+        .finish()
+}
+
 fn payload(session: usize, size: usize) -> Vec<u8> {
     (0..size)
         .map(|j| ((session * 31 + j) % 251) as u8)
@@ -116,10 +133,12 @@ async fn run_session(index: usize, args: Arc<Args>, start_at: Instant) -> Sessio
         Duration::ZERO
     };
     actix_rt::time::sleep_until((start_at + delay).into()).await;
-    let client = awc::Client::builder()
-        .timeout(Duration::from_secs(20))
-        .finish();
-    let mut socket: Socket = match client.ws(&args.url).max_frame_size(1 << 20).connect().await {
+    let mut socket: Socket = match recording_client()
+        .ws(&args.url)
+        .max_frame_size(1 << 20)
+        .connect()
+        .await
+    {
         Ok((_, socket)) => socket,
         Err(_) => {
             result.errors += 1;

@@ -43,6 +43,8 @@ impl Application {
                 .app_data(state.clone())
                 .configure(routes::configure)
         })
+        // Heartbeat answers are small writes: sent at once, not behind delayed ACKs.
+        .tcp_nodelay(true)
         .listen(listener)?
         .shutdown_timeout(5);
         if !settings.handle_signals {
