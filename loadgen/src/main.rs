@@ -74,6 +74,8 @@ struct SessionResult {
     errors: u64,
     completed: bool,
     latencies_us: Vec<u32>,
+    /// When each acked chunk was sent, beside its latency: the tail per window of the run.
+    sent_at_acked: Vec<Instant>,
 }
 
 #[derive(Debug, Serialize)]
@@ -97,6 +99,9 @@ struct Report {
     ack_latency_ms_p50: f64,
     ack_latency_ms_p99: f64,
     ack_latency_ms_max: f64,
+    /// p99 ack latency of the chunks sent in each 10 s window from the first session's start
+    /// (whether the tail is the ramp-up's, the steady state's or the end's).
+    ack_latency_ms_p99_by_10s: Vec<f64>,
     wall_s: f64,
 }
 
@@ -239,6 +244,7 @@ async fn handle_frame(
                         result
                             .latencies_us
                             .push(at.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                        result.sent_at_acked.push(*at);
                         result.acked += 1;
                     }
                 }
@@ -373,6 +379,23 @@ fn main() {
             .flat_map(|r| r.latencies_us.iter().copied())
             .collect();
         latencies.sort_unstable();
+        let mut windows: Vec<Vec<u32>> = Vec::new();
+        for result in &results {
+            for (at, latency) in result.sent_at_acked.iter().zip(&result.latencies_us) {
+                let window = (at.saturating_duration_since(start_at).as_secs() / 10) as usize;
+                if windows.len() <= window {
+                    windows.resize(window + 1, Vec::new());
+                }
+                windows[window].push(*latency);
+            }
+        }
+        let by_window = windows
+            .iter_mut()
+            .map(|window| {
+                window.sort_unstable();
+                percentile(window, 0.99)
+            })
+            .collect();
         let sent: u64 = results.iter().map(|r| r.sent).sum();
         let acked: u64 = results.iter().map(|r| r.acked).sum();
         let streaming = Duration::from_secs(args.duration_s).as_secs_f64();
@@ -396,6 +419,7 @@ fn main() {
             ack_latency_ms_p50: percentile(&latencies, 0.50),
             ack_latency_ms_p99: percentile(&latencies, 0.99),
             ack_latency_ms_max: percentile(&latencies, 1.0),
+            ack_latency_ms_p99_by_10s: by_window,
             wall_s: wall.as_secs_f64(),
         }
     });
@@ -426,6 +450,12 @@ fn main() {
         report.ack_latency_ms_p99,
         report.ack_latency_ms_max
     );
+    let windows: Vec<String> = report
+        .ack_latency_ms_p99_by_10s
+        .iter()
+        .map(|p99| format!("{p99:.1}"))
+        .collect();
+    println!("p99 ack latency by 10 s window, ms: {}", windows.join(" "));
     let json = serde_json::to_string_pretty(&report).unwrap_or_default();
     if let Some(path) = &report_file {
         if let Err(err) = std::fs::write(path, &json) {
