@@ -2,8 +2,7 @@
 //! killed mid-recording, the registry killed and restarted, the disk full. (Kafka faults are in
 //! tests/kafka_faults.rs.) What a client was told was stored must still be there.
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use awc::ws;
@@ -11,102 +10,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 
 mod common;
-use common::{binary, free_port};
-
-/// A child process killed when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn(name: &str, args: &[String]) -> Proc {
-    let child = Command::new(binary(name))
-        .args(args)
-        .env_remove("KAFKA_BROKERS")
-        .env(
-            "RUST_LOG",
-            std::env::var("FAULTS_LOG").unwrap_or_else(|_| "warn".into()),
-        )
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    Proc(child)
-}
-
-fn registry(port: u16) -> Proc {
-    spawn(
-        "registry",
-        &[
-            "--port".into(),
-            port.to_string(),
-            "--self-preservation".into(),
-            "false".into(),
-            "--eviction-interval-ms".into(),
-            "200".into(),
-        ],
-    )
-}
-
-fn audio(port: u16, data: &Path, registry_port: u16) -> Proc {
-    spawn(
-        "audio",
-        &[
-            "--port".into(),
-            port.to_string(),
-            "--data-dir".into(),
-            data.display().to_string(),
-            "--registry-url".into(),
-            format!("http://127.0.0.1:{registry_port}/eureka/"),
-            "--registry-renewal-secs".into(),
-            "1".into(),
-        ],
-    )
-}
-
-fn gateway(port: u16, registry_port: u16) -> Proc {
-    spawn(
-        "gateway",
-        &[
-            "--port".into(),
-            port.to_string(),
-            "--registry-url".into(),
-            format!("http://127.0.0.1:{registry_port}/eureka/"),
-            "--discovery-refresh-ms".into(),
-            "200".into(),
-            "--registry-renewal-secs".into(),
-            "1".into(),
-        ],
-    )
-}
-
-async fn until<F, Fut>(limit: Duration, what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + limit;
-    while !check().await {
-        assert!(Instant::now() < deadline, "not within {limit:?}: {what}");
-        actix_rt::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn get_json(url: &str) -> Option<Value> {
-    let mut response = awc::Client::new()
-        .get(url)
-        .insert_header(("Accept", "application/json"))
-        .send()
-        .await
-        .ok()?;
-    if !response.status().is_success() {
-        return None;
-    }
-    response.json().limit(1 << 20).await.ok()
-}
+use common::{audio, free_port, gateway, get_json, registry, spawn, until};
 
 async fn instances(registry_port: u16, app: &str) -> usize {
     get_json(&format!(

@@ -50,8 +50,13 @@ async fn spawn_app(brokers: &str, data: &Path, tweak: impl FnOnce(&mut Settings)
 
 /// Streams the fixture as the browser page does and ends it; answers `(started, completed)`.
 async fn record(address: &str, meta_id: &str) -> (Value, Value) {
+    record_chunks(address, meta_id, &fixture_chunks()).await
+}
+
+async fn record_chunks(address: &str, meta_id: &str, chunks: &[Vec<u8>]) -> (Value, Value) {
     let (_, mut socket) = awc::Client::new()
         .ws(format!("ws://{address}/ws/record"))
+        .max_frame_size(4 << 20)
         .connect()
         .await
         .unwrap();
@@ -64,9 +69,9 @@ async fn record(address: &str, meta_id: &str) -> (Value, Value) {
         .await
         .unwrap();
     let started = next_json(&mut socket).await;
-    for chunk in fixture_chunks() {
+    for chunk in chunks {
         socket
-            .send(ws::Message::Binary(chunk.into()))
+            .send(ws::Message::Binary(chunk.clone().into()))
             .await
             .unwrap();
         assert_eq!(next_json(&mut socket).await["type"], "ack");
@@ -701,6 +706,78 @@ async fn f_a_consumer_killed_before_it_finished_processing_processes_the_event_a
         .unwrap()
         .bytes;
     assert_eq!(file, expected, "the file is intact and processed");
+    second.kill().unwrap();
+    second.wait().unwrap();
+}
+
+/// A long recording: the fixture's first chunk (header, tracks, first cluster), then its
+/// clusters over and over, in frames of about 1 MB; `frames` of them.
+fn long_recording(frames: usize) -> Vec<Vec<u8>> {
+    let fixture = fixture_chunks();
+    let clusters = fixture[1..].concat();
+    let frame = clusters.repeat((1 << 20) / clusters.len());
+    std::iter::once(fixture[0].clone())
+        .chain(std::iter::repeat_n(frame, frames))
+        .collect()
+}
+
+fn read_meta(data: &Path, id: &str) -> Value {
+    serde_json::from_slice(&std::fs::read(data.join("meta").join(format!("{id}.json"))).unwrap())
+        .unwrap()
+}
+
+#[actix_rt::test]
+async fn g_a_consumer_killed_mid_processing_processes_the_event_again_after_restart() {
+    let brokers = brokers();
+    let data = tempfile::tempdir().unwrap();
+    let group = unique("audio-service-mid-processing");
+    let (mut first, address) = audio_process(data.path(), &brokers, &group);
+    // About 150 MB: long enough to remux that the kill lands while it runs.
+    let chunks = long_recording(150);
+    let recorded = chunks.concat();
+    let (_, completed) = record_chunks(&address, "mid-processing", &chunks).await;
+    let id = completed["recordingId"].as_str().unwrap().to_owned();
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let status = read_meta(data.path(), &id)["status"].clone();
+        if status == "processing" {
+            break;
+        }
+        assert_ne!(
+            status, "ready",
+            "processing ended before the kill could interrupt it"
+        );
+        assert!(Instant::now() < deadline, "processing never started");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let killed_at = Instant::now();
+    first.kill().unwrap();
+    first.wait().unwrap();
+    eprintln!(
+        "killed {:?} after processing was seen to start",
+        killed_at.elapsed()
+    );
+    // Cut off mid-way: still `processing`, and the stored file is still exactly what was
+    // recorded (the remuxed file replaces it atomically, and had not yet).
+    let meta = read_meta(data.path(), &id);
+    assert_eq!(meta["status"], "processing", "{meta}");
+    let path = data
+        .path()
+        .join("recordings")
+        .join(meta["fileName"].as_str().unwrap());
+    assert!(
+        std::fs::read(&path).unwrap() == recorded,
+        "the recorded bytes are intact after the kill"
+    );
+
+    // The event was not committed: a new process of the same group processes it again.
+    let (mut second, address) = audio_process(data.path(), &brokers, &group);
+    let meta = wait_ready(&address, &id, Duration::from_secs(120)).await;
+    let expected = audio::postprocess::webm::remux(&recorded).unwrap().bytes;
+    let file = std::fs::read(&path).unwrap();
+    assert!(file == expected, "the file is the remuxed recording");
+    assert_eq!(meta["size"].as_u64(), Some(expected.len() as u64));
     second.kill().unwrap();
     second.wait().unwrap();
 }

@@ -72,6 +72,7 @@ impl Settings {
             self_preservation: self.self_preservation,
             renewal_threshold: self.renewal_threshold,
             renewal_window: Duration::from_millis(self.renewal_window_ms.max(10)),
+            max_instances: self.max_instances,
             ..LeaseRules::default()
         }
     }

@@ -3,7 +3,8 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use awc::ws;
 use futures_util::{SinkExt, StreamExt};
@@ -47,4 +48,127 @@ pub async fn next_json(
             other => panic!("unexpected {other:?}"),
         }
     }
+}
+
+/// A child process killed when dropped.
+pub struct Proc(pub Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// One of the workspace's binaries as a real process, logging at `FAULTS_LOG` (default warn).
+pub fn spawn(name: &str, args: &[String]) -> Proc {
+    spawn_with(name, args, &[], None)
+}
+
+/// As `spawn`, with more environment and, when `log` is given, its log (stderr, where
+/// env_logger writes) kept in that file.
+pub fn spawn_with(name: &str, args: &[String], env: &[(&str, &str)], log: Option<&Path>) -> Proc {
+    let stderr = match log {
+        Some(path) => Stdio::from(std::fs::File::create(path).unwrap()),
+        None => Stdio::inherit(),
+    };
+    let child = Command::new(binary(name))
+        .args(args)
+        .env_remove("KAFKA_BROKERS")
+        .env(
+            "RUST_LOG",
+            std::env::var("FAULTS_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    Proc(child)
+}
+
+/// A registry that evicts quickly and has self-preservation off.
+pub fn registry(port: u16) -> Proc {
+    spawn(
+        "registry",
+        &[
+            "--port".into(),
+            port.to_string(),
+            "--self-preservation".into(),
+            "false".into(),
+            "--eviction-interval-ms".into(),
+            "200".into(),
+        ],
+    )
+}
+
+/// An audio instance registered with renewals every second.
+pub fn audio(port: u16, data: &Path, registry_port: u16) -> Proc {
+    spawn(
+        "audio",
+        &[
+            "--port".into(),
+            port.to_string(),
+            "--data-dir".into(),
+            data.display().to_string(),
+            "--registry-url".into(),
+            format!("http://127.0.0.1:{registry_port}/eureka/"),
+            "--registry-renewal-secs".into(),
+            "1".into(),
+        ],
+    )
+}
+
+/// A gateway that refreshes its copy of the registry every 200 ms.
+pub fn gateway(port: u16, registry_port: u16) -> Proc {
+    spawn(
+        "gateway",
+        &[
+            "--port".into(),
+            port.to_string(),
+            "--registry-url".into(),
+            format!("http://127.0.0.1:{registry_port}/eureka/"),
+            "--discovery-refresh-ms".into(),
+            "200".into(),
+            "--registry-renewal-secs".into(),
+            "1".into(),
+        ],
+    )
+}
+
+/// Waits until `check` holds, failing after `limit` with `what`.
+pub async fn until<F, Fut>(limit: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + limit;
+    while !check().await {
+        assert!(Instant::now() < deadline, "not within {limit:?}: {what}");
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A successful JSON answer, or `None`.
+pub async fn get_json(url: &str) -> Option<serde_json::Value> {
+    let mut response = awc::Client::new()
+        .get(url)
+        .insert_header(("Accept", "application/json"))
+        .send()
+        .await
+        .ok()?;
+    if !response.status().is_success() {
+        return None;
+    }
+    response.json().limit(1 << 20).await.ok()
+}
+
+/// Resident memory of a process, in KiB.
+pub fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        .unwrap()
 }
