@@ -1,6 +1,7 @@
 //! Faults injected into real processes on loopback, each bounded in time: an audio instance
 //! killed mid-recording, the registry killed and restarted, the disk full. (Kafka faults are in
-//! tests/kafka_faults.rs.) What a client was told was stored must still be there.
+//! audio/tests/kafka.rs, abusive clients in tests/abuse.rs.) What a client was told was stored
+//! must still be there.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
