@@ -82,7 +82,8 @@ lines += ["", "## Scale: concurrent sessions through the gateway", "",
           "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
 scale = {"binary": [], "json": [], "tmpfs": []}
 for frames, pattern in (("binary", "scale-binary"), ("json", "scale-json"), ("tmpfs", "tmpfs-binary")):
-    for path in sorted(glob.glob(os.path.join(results, f"{pattern}-*.json")), key=lambda p: int(p.rsplit("-", 1)[1][:-5])):
+    paths = [p for p in glob.glob(os.path.join(results, f"{pattern}-*.json")) if not p.endswith(".idle.json")]
+    for path in sorted(paths, key=lambda p: int(p.rsplit("-", 1)[1][:-5])):
         label = os.path.basename(path)[:-5]
         r = json.load(open(path))
         _, (audio_peak, gateway_peak) = rss(label)
@@ -111,12 +112,16 @@ for storage, rows in (("disk", scale["binary"]), ("tmpfs", scale["tmpfs"])):
     for n, r, audio_peak, gateway_peak in rows:
         if not (n and audio_peak):
             continue
-        cost = ((audio_peak - idle["audio_kib"]) + (gateway_peak - idle["gateway_kib"])) / n
+        # tmpfs steps start from fresh processes, with their own idle figures.
+        base = load(f"tmpfs-binary-{n}.idle") if storage == "tmpfs" else None
+        base = base or idle
+        cost = ((audio_peak - base["audio_kib"]) + (gateway_peak - base["gateway_kib"])) / n
         held = largest_ok([(n, r, 0, 0)]) == n
         if held:
             per_session.append((n, cost))
         lines.append(f"- {n} sessions ({storage}): audio {audio_peak / 1024:.0f} MiB, gateway {gateway_peak / 1024:.0f} MiB peak; "
-                     f"**{cost:.1f} KiB per live session** across both (peak minus idle, divided by sessions)"
+                     f"**{cost:.1f} KiB per live session** across both (peak minus idle, divided by sessions"
+                     + (", fresh processes" if storage == "tmpfs" else ", processes reused from the earlier steps") + ")"
                      + ("." if held else "; this step missed the latency target, so its backlog is in the figure."))
 
 lines += ["", "## Event path, registry, file list", "", "```", text("events.txt"), "```", "", "```", text("registry.txt"), "```", ""]

@@ -11,6 +11,7 @@
 //! When one side vanishes without a close frame, the other gets a close 1001 (going away), if it
 //! would not land inside a frame.
 
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
@@ -232,8 +233,10 @@ impl Stream for UpstreamBody {
             return Poll::Ready(None);
         }
         // A buffer on the stack, copied out at its length: an idle socket holds no read buffer.
-        let mut buffer = [0u8; READ_CHUNK];
-        let mut read = ReadBuf::new(&mut buffer);
+        // Left uninitialised (zeroing 16 KiB on every poll showed in the profile); `ReadBuf`
+        // hands out only the part the read filled.
+        let mut buffer = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+        let mut read = ReadBuf::uninit(&mut buffer);
         match Pin::new(&mut this.reader).poll_read(cx, &mut read) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Ok(())) if !read.filled().is_empty() => {
