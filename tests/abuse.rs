@@ -16,28 +16,9 @@ use tokio::net::TcpStream;
 
 mod common;
 use common::{
-    audio, free_port, gateway, get_json, next_json, registry, rss_kib, spawn, spawn_with, until,
+    audio, audio_alone, connect, free_port, gateway, get_json, next_json, registry, rss_kib, spawn,
+    spawn_with, until, Socket,
 };
-
-type Socket = actix_codec::Framed<awc::BoxedSocket, ws::Codec>;
-
-async fn connect(url: &str) -> Socket {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        match awc::Client::new()
-            .ws(url)
-            .max_frame_size(2 << 20)
-            .connect()
-            .await
-        {
-            Ok((_, socket)) => return socket,
-            Err(err) => {
-                assert!(Instant::now() < deadline, "cannot connect to {url}: {err}");
-                actix_rt::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    }
-}
 
 async fn send_text(socket: &mut Socket, value: Value) {
     socket
@@ -350,21 +331,9 @@ async fn a_read_only_data_folder_is_a_clear_error_and_loses_nothing_accepted() {
     let root = tempfile::tempdir().unwrap();
     let data = Remountable::new(&root.path().join("data"));
     let port = free_port();
-    let _audio = spawn(
-        "audio",
-        &[
-            "--port".into(),
-            port.to_string(),
-            "--data-dir".into(),
-            data.0.display().to_string(),
-        ],
-    );
+    let _audio = audio_alone(port, &data.0).await;
     let base = format!("http://127.0.0.1:{port}");
     let ws_url = format!("ws://127.0.0.1:{port}/ws/record");
-    until(Duration::from_secs(20), "audio up", || async {
-        get_json(&format!("{base}/health")).await.is_some()
-    })
-    .await;
     // Not WebM: processing marks it `failed` and leaves the bytes as they are, quickly.
     let chunks: Vec<Vec<u8>> = (0..5).map(|i| chunk(i, 6000)).collect();
     let before = record(&ws_url, "before", &chunks).await;

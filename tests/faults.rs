@@ -11,7 +11,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 
 mod common;
-use common::{audio, free_port, gateway, get_json, registry, spawn, until};
+use common::{audio, audio_alone, connect, free_port, gateway, get_json, registry, until, Socket};
 
 async fn instances(registry_port: u16, app: &str) -> usize {
     get_json(&format!(
@@ -20,21 +20,6 @@ async fn instances(registry_port: u16, app: &str) -> usize {
     .await
     .and_then(|v| v["application"]["instance"].as_array().map(|a| a.len()))
     .unwrap_or(0)
-}
-
-type Socket = actix_codec::Framed<awc::BoxedSocket, ws::Codec>;
-
-async fn connect(url: &str) -> Socket {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        match awc::Client::new().ws(url).connect().await {
-            Ok((_, socket)) => return socket,
-            Err(err) => {
-                assert!(Instant::now() < deadline, "cannot connect to {url}: {err}");
-                actix_rt::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    }
 }
 
 /// The next JSON frame; `None` when the socket is gone.
@@ -268,21 +253,7 @@ async fn a_full_disk_is_a_clear_error_the_service_stays_up_and_nothing_is_corrup
     let disk = TinyDisk::mount();
     let data = disk.0.path().join("data");
     let port = free_port();
-    let _audio = spawn(
-        "audio",
-        &[
-            "--port".into(),
-            port.to_string(),
-            "--data-dir".into(),
-            data.display().to_string(),
-        ],
-    );
-    until(Duration::from_secs(20), "audio up", || async {
-        get_json(&format!("http://127.0.0.1:{port}/health"))
-            .await
-            .is_some()
-    })
-    .await;
+    let _audio = audio_alone(port, &data).await;
 
     let mut socket = connect(&format!("ws://127.0.0.1:{port}/ws/record")).await;
     socket

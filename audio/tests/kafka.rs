@@ -565,10 +565,7 @@ async fn d_sigterm_ends_a_live_recording_as_interrupted_with_every_acked_byte_an
     assert!(status.success(), "exit status {status:?}");
 
     // On disk: ended interrupted with every acknowledged byte; the outbox is empty.
-    let meta: Value = serde_json::from_slice(
-        &std::fs::read(data.path().join("meta").join(format!("{id}.json"))).unwrap(),
-    )
-    .unwrap();
+    let meta = read_meta(data.path(), &id);
     assert_eq!(meta["endedAs"], "interrupted");
     assert_eq!(meta["size"], acked);
     assert_eq!(meta["chunks"], 6);
@@ -687,10 +684,7 @@ async fn f_a_consumer_killed_before_it_finished_processing_processes_the_event_a
     // kill -9 right after the completion: the consumer has not committed this event yet.
     first.kill().unwrap();
     first.wait().unwrap();
-    let meta: Value = serde_json::from_slice(
-        &std::fs::read(data.path().join("meta").join(format!("{id}.json"))).unwrap(),
-    )
-    .unwrap();
+    let meta = read_meta(data.path(), &id);
     eprintln!("status when killed: {}", meta["status"]);
     assert_ne!(meta["status"], "recording");
 

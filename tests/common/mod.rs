@@ -136,6 +136,47 @@ pub fn gateway(port: u16, registry_port: u16) -> Proc {
     )
 }
 
+/// An audio instance on its own (no registry), once its `/health` answers.
+pub async fn audio_alone(port: u16, data: &Path) -> Proc {
+    let audio = spawn(
+        "audio",
+        &[
+            "--port".into(),
+            port.to_string(),
+            "--data-dir".into(),
+            data.display().to_string(),
+        ],
+    );
+    until(Duration::from_secs(20), "audio up", || async {
+        get_json(&format!("http://127.0.0.1:{port}/health"))
+            .await
+            .is_some()
+    })
+    .await;
+    audio
+}
+
+pub type Socket = actix_codec::Framed<awc::BoxedSocket, ws::Codec>;
+
+/// A recording socket, retried for 20 s while the service (or the gateway's route) comes up.
+pub async fn connect(url: &str) -> Socket {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match awc::Client::new()
+            .ws(url)
+            .max_frame_size(2 << 20)
+            .connect()
+            .await
+        {
+            Ok((_, socket)) => return socket,
+            Err(err) => {
+                assert!(Instant::now() < deadline, "cannot connect to {url}: {err}");
+                actix_rt::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
 /// Waits until `check` holds, failing after `limit` with `what`.
 pub async fn until<F, Fut>(limit: Duration, what: &str, mut check: F)
 where
