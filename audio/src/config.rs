@@ -86,6 +86,11 @@ pub struct Settings {
     #[arg(long, env = "AUDIO_PROCESSING_WORKERS", default_value_t = 1)]
     pub processing_workers: usize,
 
+    /// Post-processing threads run only on CPU time that live recordings leave idle (Linux
+    /// `SCHED_IDLE`); `false` runs them at normal priority.
+    #[arg(long, env = "AUDIO_PROCESSING_BACKGROUND", default_value_t = true, action = clap::ArgAction::Set)]
+    pub processing_background: bool,
+
     /// Tries of a failing event handler before the event goes to the dead-letter topic.
     #[arg(long, env = "AUDIO_EVENT_ATTEMPTS", default_value_t = 5)]
     pub event_attempts: u32,

@@ -91,8 +91,9 @@ impl Application {
         let hub = EventHub::default().start();
         let processor = {
             let layout = layout.clone();
+            let background = settings.processing_background;
             SyncArbiter::start(settings.processing_workers.max(1), move || {
-                PostProcessor::new(layout.clone())
+                PostProcessor::new(layout.clone(), background)
             })
         };
         let supervisor = RecordingSupervisor::new(

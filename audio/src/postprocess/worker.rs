@@ -13,16 +13,50 @@ use crate::storage::{write_atomically, Layout, RecordingMeta, RecordingState};
 
 pub struct PostProcessor {
     layout: Layout,
+    /// Run at the scheduler's idle priority (see `started`).
+    background: bool,
 }
 
 impl PostProcessor {
-    pub fn new(layout: Layout) -> Self {
-        Self { layout }
+    pub fn new(layout: Layout, background: bool) -> Self {
+        Self { layout, background }
     }
 }
 
 impl Actor for PostProcessor {
     type Context = SyncContext<Self>;
+
+    /// Runs on the worker's own thread. Post-processing is bulk work (reading, remuxing and
+    /// hashing whole recordings) that can wait; live recordings cannot. A burst of recordings
+    /// ending together used to take a core from the sessions still streaming and push their
+    /// ack latency up, so in the background the thread only gets the CPU that live sessions
+    /// leave idle (Linux `SCHED_IDLE`). Its events are durable, so it catches up later.
+    fn started(&mut self, _: &mut Self::Context) {
+        if self.background {
+            if let Err(err) = run_in_background() {
+                log::warn!("post-processing stays at normal priority: {err}");
+            }
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn run_in_background() -> Result<(), String> {
+    use thread_priority::{
+        set_thread_priority_and_policy, thread_native_id, NormalThreadSchedulePolicy,
+        ThreadPriority, ThreadSchedulePolicy,
+    };
+    set_thread_priority_and_policy(
+        thread_native_id(),
+        ThreadPriority::Min,
+        ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle),
+    )
+    .map_err(|err| format!("{err:?}"))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn run_in_background() -> Result<(), String> {
+    Err("idle scheduling is Linux-only".into())
 }
 
 /// Post-process one recording. `Ok(None)`: nothing to do (deleted, or still recording).
