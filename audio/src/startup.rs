@@ -20,12 +20,14 @@ use crate::events::{processed_event, Broadcast, EventHub};
 use crate::postprocess::{PostProcessor, Process};
 use crate::routes;
 use crate::session::SessionConfig;
-use crate::storage::Layout;
+use crate::storage::{Catalog, Layout};
 use crate::supervisor::{Drain, EndAll, GetStats, RecordingSupervisor, SupervisorLinks};
 
 /// What every request handler can reach.
 pub struct AppState {
     pub layout: Layout,
+    /// The recording list, kept between requests.
+    pub catalog: Arc<Catalog>,
     pub supervisor: Addr<RecordingSupervisor>,
     pub session: Arc<SessionConfig>,
     pub outbox: Outbox,
@@ -134,6 +136,7 @@ impl Application {
         bus.open();
         let state = web::Data::new(AppState {
             layout: layout.clone(),
+            catalog: Arc::new(Catalog::new(layout.clone())),
             supervisor: supervisor.clone(),
             session: Arc::new(SessionConfig {
                 layout: layout.clone(),

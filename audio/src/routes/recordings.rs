@@ -80,8 +80,8 @@ pub async fn list(
         limit,
         search: params.q.filter(|q| !q.trim().is_empty()),
     };
-    let layout = state.layout.clone();
-    let page = web::block(move || storage::list_recordings(&layout, &query))
+    let catalog = state.catalog.clone();
+    let page = web::block(move || catalog.list(&query))
         .await
         .map_err(|_| ApiError::Unavailable)??;
     Ok(HttpResponse::Ok().json(storage::Page {

@@ -15,11 +15,12 @@ mod atomic;
 mod catalog;
 mod layout;
 mod meta;
+mod meta_watch;
 mod open;
 mod sweep;
 
 pub use atomic::{sync_dir, write_atomically};
-pub use catalog::{list_file_names, list_recordings, Page, RecordingQuery};
+pub use catalog::{list_file_names, Catalog, Page, RecordingQuery};
 pub use layout::Layout;
 pub use meta::{Processing, RecordingMeta, RecordingState};
 pub use open::{AppendOutcome, NewRecording, OpenRecording, StorageError};

@@ -2,6 +2,7 @@
 
 mod abuse;
 mod bad_input;
+mod catalog;
 mod concurrency;
 mod helpers;
 mod http_api;

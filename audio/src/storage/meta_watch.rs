@@ -1,0 +1,73 @@
+//! Which metadata files changed since we last looked, from the kernel (inotify), so that the
+//! recording list reads only those instead of checking every file.
+
+use std::collections::HashSet;
+use std::ffi::OsString;
+use std::io;
+use std::path::Path;
+
+use inotify::{EventMask, Inotify, WatchMask};
+
+/// What happened in the folder since the last `drain`.
+#[derive(Debug)]
+pub enum Changes {
+    /// These names were created, replaced, written or removed (possibly none).
+    Names(HashSet<OsString>),
+    /// The kernel dropped events (its queue overflowed) or the watch ended: look at everything.
+    Lost,
+}
+
+pub struct MetaWatch {
+    inotify: Inotify,
+}
+
+impl MetaWatch {
+    /// Starts watching `dir`. Changes made after this returns are reported by `drain`.
+    pub fn new(dir: &Path) -> io::Result<Self> {
+        let inotify = Inotify::init()?;
+        inotify.watches().add(
+            dir,
+            WatchMask::CREATE
+                | WatchMask::CLOSE_WRITE
+                | WatchMask::MOVED_TO
+                | WatchMask::MOVED_FROM
+                | WatchMask::DELETE
+                | WatchMask::DELETE_SELF
+                | WatchMask::MOVE_SELF
+                | WatchMask::ONLYDIR,
+        )?;
+        Ok(Self { inotify })
+    }
+
+    /// Everything queued so far. The kernel queues an event inside the system call that made
+    /// the change, so a change whose call has returned (in any process) is in this answer.
+    pub fn drain(&mut self) -> Changes {
+        let mut names = HashSet::new();
+        let mut buffer = [0u8; 16 * 1024];
+        loop {
+            let events = match self.inotify.read_events(&mut buffer) {
+                Ok(events) => events,
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                    return Changes::Names(names)
+                }
+                Err(err) => {
+                    log::warn!("watching the metadata folder failed: {err}");
+                    return Changes::Lost;
+                }
+            };
+            for event in events {
+                if event.mask.intersects(
+                    EventMask::Q_OVERFLOW
+                        | EventMask::IGNORED
+                        | EventMask::DELETE_SELF
+                        | EventMask::MOVE_SELF,
+                ) {
+                    return Changes::Lost;
+                }
+                if let Some(name) = event.name {
+                    names.insert(name.to_owned());
+                }
+            }
+        }
+    }
+}
