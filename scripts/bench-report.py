@@ -112,16 +112,15 @@ for storage, rows in (("disk", scale["binary"]), ("tmpfs", scale["tmpfs"])):
     for n, r, audio_peak, gateway_peak in rows:
         if not (n and audio_peak):
             continue
-        # tmpfs steps start from fresh processes, with their own idle figures.
-        base = load(f"tmpfs-binary-{n}.idle") if storage == "tmpfs" else None
-        base = base or idle
+        # Each step starts from fresh processes, with its own idle figures.
+        base = load(f"{'tmpfs' if storage == 'tmpfs' else 'scale'}-binary-{n}.idle") or idle
         cost = ((audio_peak - base["audio_kib"]) + (gateway_peak - base["gateway_kib"])) / n
         held = largest_ok([(n, r, 0, 0)]) == n
         if held:
             per_session.append((n, cost))
         lines.append(f"- {n} sessions ({storage}): audio {audio_peak / 1024:.0f} MiB, gateway {gateway_peak / 1024:.0f} MiB peak; "
                      f"**{cost:.1f} KiB per live session** across both (peak minus idle, divided by sessions"
-                     + (", fresh processes" if storage == "tmpfs" else ", processes reused from the earlier steps") + ")"
+                     + ", fresh processes)"
                      + ("." if held else "; this step missed the latency target, so its backlog is in the figure."))
 
 lines += ["", "## Event path, registry, file list", "", "```", text("events.txt"), "```", "", "```", text("registry.txt"), "```", ""]
@@ -130,8 +129,8 @@ if listing:
     lines.append(f"With the benchmark's recordings on disk (see the command), `GET /api/recordings?page=1&limit=50` took "
                  f"{listing['recordings_first_request_ms']:.0f} ms on the service's first request (it reads every metadata file once), "
                  f"{listing['recordings_first_page_ms']:.0f} ms once nothing had changed for a while, and "
-                 f"{listing['recordings_after_change_ms']:.0f} ms right after one recording's metadata changed (every file is "
-                 f"stat-ed, the changed one read again); `GET /api/files` took {listing['files_ms']:.0f} ms. "
+                 f"{listing['recordings_after_change_ms']:.0f} ms right after one recording's metadata was replaced (the kernel "
+                 f"reports that one file, and only it is read again); `GET /api/files` took {listing['files_ms']:.0f} ms. "
                  f"Medians of 5, except the first request.")
 
 # Targets.
