@@ -73,6 +73,23 @@ if "direct" in compare and "gateway" in compare:
     lines.append("At this rate each session's throughput is fixed by its schedule, so equal chunks/s means both kept up; "
                  "latency is where the paths differ.")
 
+saturation = {label: load(f"saturation-{label}") for label in ("direct", "gateway", "nginx")}
+saturation = {label: r for label, r in saturation.items() if r}
+if saturation:
+    lines += ["", "## At saturation", "",
+              "Each session sends its next chunk the moment the last one is acknowledged (`--interval-ms 0 --in-flight 1`), "
+              "so chunks/s is what each path carries on this machine's two cores, which the load generator shares.", "",
+              "| path | sessions | chunks/s | MB/s | ack p50 ms | ack p99 ms | lost | corrupted | errors |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for label, r in saturation.items():
+        lines.append(f"| {label} | {r['sessions_completed']}/{r['sessions_requested']} | {r['chunks_per_s']:.0f} | {r['megabytes_per_s']:.2f} | "
+                     f"{r['ack_latency_ms_p50']:.2f} | {r['ack_latency_ms_p99']:.2f} | {r['chunks_lost']} | {r['files_corrupted']} | {r['errors']} |")
+    sd, sg, sn = saturation.get("direct"), saturation.get("gateway"), saturation.get("nginx")
+    if sd and sg:
+        lines += ["", f"Gateway / direct: {sg['chunks_per_s'] / max(sd['chunks_per_s'], 1):.2f}."
+                  + (f" Gateway / nginx: {sg['chunks_per_s'] / max(sn['chunks_per_s'], 1):.2f}; nginx / direct: "
+                     f"{sn['chunks_per_s'] / max(sd['chunks_per_s'], 1):.2f}." if sn else "")]
+
 lines += ["", "## Scale: concurrent sessions through the gateway", "",
           "Each step holds the sessions for the run's duration; the target is p99 ack latency under 100 ms with nothing lost. "
           "`disk` rows keep the recordings on this machine's disk (ext4 on a virtual disk); `tmpfs` rows keep them in memory, "
@@ -138,12 +155,25 @@ g = compare.get("gateway"); d = compare.get("direct"); n = compare.get("nginx")
 lines += ["", "## Against the targets", "", "| target | measured | met |", "|---|---|---|"]
 lines.append(f"| 5,000 sessions through the gateway, p99 < 100 ms, nothing lost | largest step met: {best['binary']} (disk), {best['tmpfs']} (tmpfs) | "
              f"{'yes' if best['binary'] >= 5000 else ('with the recordings in memory only' if best['tmpfs'] >= 5000 else 'no')} |")
+sd, sg, sn = saturation.get("direct"), saturation.get("gateway"), saturation.get("nginx")
 if g and d:
     ratio = g['chunks_per_s'] / max(d['chunks_per_s'], 1)
-    lines.append(f"| gateway throughput >= 0.8 x direct | {ratio:.2f} (p99 {g['ack_latency_ms_p99']:.1f} vs {d['ack_latency_ms_p99']:.1f} ms) | {'yes' if ratio >= 0.8 else 'no'} |")
+    measured = f"{ratio:.2f} at {g['sessions_requested']} browser-rate sessions (p99 {g['ack_latency_ms_p99']:.1f} vs {d['ack_latency_ms_p99']:.1f} ms)"
+    met = ratio >= 0.8
+    if sg and sd:
+        sat = sg['chunks_per_s'] / max(sd['chunks_per_s'], 1)
+        measured += f"; {sat:.2f} at saturation"
+        met = met and sat >= 0.8
+    lines.append(f"| gateway throughput >= 0.8 x direct | {measured} | {'yes' if met else 'no'} |")
 if g and n:
     ratio = g['chunks_per_s'] / max(n['chunks_per_s'], 1)
-    lines.append(f"| gateway at least as fast as nginx | {ratio:.2f} (p99 {g['ack_latency_ms_p99']:.1f} vs {n['ack_latency_ms_p99']:.1f} ms) | {'yes' if ratio >= 1.0 else 'no'} |")
+    measured = f"{ratio:.2f} at {g['sessions_requested']} browser-rate sessions (p99 {g['ack_latency_ms_p99']:.1f} vs {n['ack_latency_ms_p99']:.1f} ms)"
+    met = ratio >= 1.0
+    if sg and sn:
+        sat = sg['chunks_per_s'] / max(sn['chunks_per_s'], 1)
+        measured += f"; {sat:.2f} at saturation"
+        met = met and sat >= 1.0
+    lines.append(f"| gateway at least as fast as nginx | {measured} | {'yes' if met else 'no'} |")
 if per_session:
     worst = max(c for _, c in per_session)
     lines.append(f"| under 64 KiB resident per live session (gateway + audio) | up to {worst:.1f} KiB at the steps that held | {'yes' if worst < 64 else 'no'} |")

@@ -30,8 +30,14 @@ struct Args {
     sessions: usize,
     #[arg(long, default_value_t = 5_000)]
     chunk_bytes: usize,
+    /// Pause between a session's chunks; 0 sends as fast as `--in-flight` allows.
     #[arg(long, default_value_t = 250)]
     interval_ms: u64,
+    /// At most this many chunks a session has sent and not yet seen acknowledged. With
+    /// `--interval-ms 0 --in-flight 1` each session sends its next chunk the moment the last
+    /// one is acknowledged: a closed loop, whose chunks/s is what the path can carry.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    in_flight: Option<u64>,
     /// How long each session streams.
     #[arg(long, default_value_t = 30)]
     duration_s: u64,
@@ -87,6 +93,7 @@ struct Report {
     sessions_completed: usize,
     chunk_bytes: usize,
     interval_ms: u64,
+    in_flight: Option<u64>,
     duration_s: u64,
     chunks_sent: u64,
     chunks_acked: u64,
@@ -166,11 +173,25 @@ async fn run_session(index: usize, args: Arc<Args>, start_at: Instant) -> Sessio
     let encoded = base64::engine::general_purpose::STANDARD.encode(&chunk);
     let bytes_chunk = bytes::Bytes::from(chunk);
     let mut sent_at: Vec<Instant> = Vec::new();
-    let mut ticker = actix_rt::time::interval(Duration::from_millis(args.interval_ms));
+    let mut ticker = (args.interval_ms > 0).then(|| {
+        let mut ticker = actix_rt::time::interval(Duration::from_millis(args.interval_ms));
+        if args.in_flight.is_some() {
+            // A tick missed while the window was full is not made up for with a burst.
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        }
+        ticker
+    });
+    let in_flight = args.in_flight.unwrap_or(u64::MAX);
     let stop_sending = Instant::now() + Duration::from_secs(args.duration_s);
     loop {
+        let window_open = (sent_at.len() as u64).saturating_sub(result.acked) < in_flight;
+        let next_tick = async {
+            if let Some(ticker) = ticker.as_mut() {
+                ticker.tick().await;
+            }
+        };
         tokio::select! {
-            _ = ticker.tick() => {
+            _ = next_tick, if window_open => {
                 if Instant::now() >= stop_sending {
                     break;
                 }
@@ -287,7 +308,15 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
 }
 
 fn main() {
-    let args = Arc::new(Args::parse());
+    let args = Args::parse();
+    if args.interval_ms == 0 && args.in_flight.is_none() {
+        clap::Error::raw(
+            clap::error::ErrorKind::ArgumentConflict,
+            "--interval-ms 0 needs --in-flight: without a window the sessions would only flood\n",
+        )
+        .exit();
+    }
+    let args = Arc::new(args);
     let report_file = args.report.clone();
     let threads = args
         .threads
@@ -407,6 +436,7 @@ fn main() {
             sessions_completed: results.iter().filter(|r| r.completed).count(),
             chunk_bytes: args.chunk_bytes,
             interval_ms: args.interval_ms,
+            in_flight: args.in_flight,
             duration_s: args.duration_s,
             chunks_sent: sent,
             chunks_acked: acked,
@@ -423,14 +453,18 @@ fn main() {
             wall_s: wall.as_secs_f64(),
         }
     });
+    let pace = match (report.interval_ms, report.in_flight) {
+        (0, Some(window)) => format!("as fast as {window} unacknowledged allow"),
+        (ms, None) => format!("every {ms} ms"),
+        (ms, Some(window)) => format!("every {ms} ms, at most {window} unacknowledged"),
+    };
     println!(
-        "{} sessions ({} connected, {} completed), {} frames of {} B every {} ms for {} s",
+        "{} sessions ({} connected, {} completed), {} frames of {} B {pace} for {} s",
         report.sessions_requested,
         report.sessions_connected,
         report.sessions_completed,
         report.frames,
         report.chunk_bytes,
-        report.interval_ms,
         report.duration_s
     );
     println!(
