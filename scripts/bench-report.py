@@ -81,6 +81,18 @@ if "direct" in compare and "gateway" in compare:
 
 saturation = {}
 saturation_rows = []
+
+
+def saturation_ratios(a, b):
+    """a's chunks/s over b's in each round both ran."""
+    out = []
+    for round_ in (1, 2):
+        ra, rb = load(f"saturation-{a}-{round_}"), load(f"saturation-{b}-{round_}")
+        if ra and rb:
+            out.append(ra["chunks_per_s"] / max(rb["chunks_per_s"], 1))
+    return out
+
+
 for round_ in (1, 2):
     for label in ("direct", "gateway", "nginx"):
         r = load(f"saturation-{label}-{round_}")
@@ -93,24 +105,26 @@ if saturation:
     lines += ["", "## At saturation", "",
               "Each session sends its next chunk the moment the last one is acknowledged (`--interval-ms 0 --in-flight 1`), "
               "so chunks/s is what each path carries on this machine's two cores, which the load generator shares. "
-              "Two rounds, interleaved; the ratios use each path's better round. nginx reads 16 KiB at a time, as the gateway does.", "",
+              "Two rounds, interleaved. nginx reads 16 KiB at a time, as the gateway does.", "",
               "| path | round | sessions | chunks/s | MB/s | ack p50 ms | ack p99 ms | lost | corrupted | errors | machine busy / steal % |",
               "|---|---|---|---|---|---|---|---|---|---|---|"]
     for label, round_, r in saturation_rows:
         lines.append(f"| {label} | {round_} | {r['sessions_completed']}/{r['sessions_requested']} | {r['chunks_per_s']:.0f} | {r['megabytes_per_s']:.2f} | "
                      f"{r['ack_latency_ms_p50']:.2f} | {r['ack_latency_ms_p99']:.2f} | {r['chunks_lost']} | {r['files_corrupted']} | {r['errors']} | "
                      f"{machine(f'saturation-{label}-{round_}')} |")
-    sd, sg, sn = saturation.get("direct"), saturation.get("gateway"), saturation.get("nginx")
-    if sd and sg:
-        lines += ["", f"Gateway / direct: {sg['chunks_per_s'] / max(sd['chunks_per_s'], 1):.2f}."
-                  + (f" Gateway / nginx: {sg['chunks_per_s'] / max(sn['chunks_per_s'], 1):.2f}; nginx / direct: "
-                     f"{sn['chunks_per_s'] / max(sd['chunks_per_s'], 1):.2f}." if sn else "")]
+    lines += [""]
+    for a, b in (("gateway", "direct"), ("gateway", "nginx"), ("nginx", "direct")):
+        rounds = saturation_ratios(a, b)
+        if rounds:
+            lines.append(f"{a.capitalize()} / {b}: " + ", ".join(f"{x:.2f}" for x in rounds) + " (round by round); "
+                         f"{saturation[a]['chunks_per_s'] / max(saturation[b]['chunks_per_s'], 1):.2f} best against best.")
 
 lines += ["", "## Scale: concurrent sessions through the gateway", "",
           "Each step holds the sessions for the run's duration; the target is p99 ack latency under 100 ms with nothing lost. "
           "`disk` rows keep the recordings on this machine's disk (ext4 on a virtual disk); `tmpfs` rows keep them in memory, "
           "which takes the kernel's writeback out of the picture. The last column is the p99 of the chunks sent in each 10 s "
-          "of the run (ramp-up first, the end of the recordings last).", "",
+          "of the run (ramp-up first, the end of the recordings last). The busy / steal column is the whole machine's CPU over the "
+          "whole run, ramp-up and file checks included, so it averages short bursts away (steal is the hypervisor's share).", "",
           "| storage | frames | sessions | completed | chunks/s | ack p50 ms | ack p99 ms | max ms | lost | corrupted | peak RSS audio MiB | peak RSS gateway MiB | machine busy / steal % | p99 per 10 s, ms |",
           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
 scale = {"binary": [], "json": [], "tmpfs": []}
@@ -171,24 +185,23 @@ g = compare.get("gateway"); d = compare.get("direct"); n = compare.get("nginx")
 lines += ["", "## Against the targets", "", "| target | measured | met |", "|---|---|---|"]
 lines.append(f"| 5,000 sessions through the gateway, p99 < 100 ms, nothing lost | largest step met: {best['binary']} (disk), {best['tmpfs']} (tmpfs) | "
              f"{'yes' if best['binary'] >= 5000 else ('with the recordings in memory only' if best['tmpfs'] >= 5000 else 'no')} |")
-sd, sg, sn = saturation.get("direct"), saturation.get("gateway"), saturation.get("nginx")
 if g and d:
     ratio = g['chunks_per_s'] / max(d['chunks_per_s'], 1)
     measured = f"{ratio:.2f} at {g['sessions_requested']} browser-rate sessions (p99 {g['ack_latency_ms_p99']:.1f} vs {d['ack_latency_ms_p99']:.1f} ms)"
     met = ratio >= 0.8
-    if sg and sd:
-        sat = sg['chunks_per_s'] / max(sd['chunks_per_s'], 1)
-        measured += f"; {sat:.2f} at saturation"
-        met = met and sat >= 0.8
+    rounds = saturation_ratios("gateway", "direct")
+    if rounds:
+        measured += "; at saturation " + " and ".join(f"{x:.2f}" for x in rounds) + " (two rounds)"
+        met = met and min(rounds) >= 0.8
     lines.append(f"| gateway throughput >= 0.8 x direct | {measured} | {'yes' if met else 'no'} |")
 if g and n:
     ratio = g['chunks_per_s'] / max(n['chunks_per_s'], 1)
     measured = f"{ratio:.2f} at {g['sessions_requested']} browser-rate sessions (p99 {g['ack_latency_ms_p99']:.1f} vs {n['ack_latency_ms_p99']:.1f} ms)"
     met = ratio >= 1.0
-    if sg and sn:
-        sat = sg['chunks_per_s'] / max(sn['chunks_per_s'], 1)
-        measured += f"; {sat:.2f} at saturation"
-        met = met and sat >= 1.0
+    rounds = saturation_ratios("gateway", "nginx")
+    if rounds:
+        measured += "; at saturation " + " and ".join(f"{x:.2f}" for x in rounds) + " (two rounds)"
+        met = met and min(rounds) >= 1.0
     lines.append(f"| gateway at least as fast as nginx | {measured} | {'yes' if met else 'no'} |")
 if per_session:
     worst = max(c for _, c in per_session)

@@ -91,11 +91,11 @@ struct Scan {
 
 /// The recording list, kept between requests. Every instance sharing the data folder writes
 /// to it, so the folder stays the truth. The kernel tells which metadata files changed
-/// (inotify), and only those are read again. Where it cannot tell (no inotify, its queue
-/// overflowed, or the folder changed without an event, as on a network file system written by
-/// another machine), every metadata file is stat-ed and only the changed ones are read; that
-/// too is skipped when the folder's mtime has not moved (any save, create or delete renames or
-/// unlinks there). Reading and parsing 100,000 JSON files on every request took over a second.
+/// (inotify), and only those are read again. Where it cannot tell (no inotify, a file system
+/// shared between machines, its queue overflowed, or the folder changed without an event),
+/// every metadata file is stat-ed and only the changed ones are read; that too is skipped when
+/// the folder's mtime has not moved (any save, create or delete renames or unlinks there).
+/// Reading and parsing 100,000 JSON files on every request took over a second.
 pub struct Catalog {
     layout: Layout,
     scan: Mutex<Scan>,

@@ -21,9 +21,30 @@ pub struct MetaWatch {
     inotify: Inotify,
 }
 
+/// File systems shared between machines, by their `statfs` magic numbers: inotify there reports
+/// only this machine's own changes, so changes from another machine would go unseen.
+const SHARED_FILE_SYSTEMS: [(&str, u64); 9] = [
+    ("NFS", 0x6969),
+    ("SMB", 0x517b),
+    ("CIFS", 0xff53_4d42),
+    ("SMB2", 0xfe53_4d42),
+    ("FUSE", 0x6573_5546),
+    ("9P", 0x0102_1997),
+    ("Ceph", 0x00c3_6400),
+    ("GFS2", 0x0116_1970),
+    ("OCFS2", 0x7461_636f),
+];
+
 impl MetaWatch {
-    /// Starts watching `dir`. Changes made after this returns are reported by `drain`.
+    /// Starts watching `dir`. Changes made after this returns are reported by `drain`. Refused
+    /// on a file system shared between machines.
     pub fn new(dir: &Path) -> io::Result<Self> {
+        let kind = rustix::fs::statfs(dir)?.f_type as u64;
+        if let Some((name, _)) = SHARED_FILE_SYSTEMS.iter().find(|(_, magic)| *magic == kind) {
+            return Err(io::Error::other(format!(
+                "{name} is shared between machines; inotify would see this machine's changes only"
+            )));
+        }
         let inotify = Inotify::init()?;
         inotify.watches().add(
             dir,
