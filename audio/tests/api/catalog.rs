@@ -112,7 +112,7 @@ async fn follows_the_folder(layout: &Layout, app: &Lister<'_>) {
     // Twice: the second answer comes from what the first one read.
     for _ in 0..2 {
         assert_eq!(
-            listed(&app, "").await,
+            listed(app, "").await,
             (3, vec!["old-2".into(), "old-1".into(), "old-0".into()])
         );
     }
@@ -120,25 +120,25 @@ async fn follows_the_folder(layout: &Layout, app: &Lister<'_>) {
     // Rewritten (a new file renamed over the old one): its new fields are found.
     metas[0].meta_id = Some("renamed".into());
     metas[0].save(layout).unwrap();
-    assert_eq!(listed(&app, "q=renamed").await, (1, vec!["renamed".into()]));
+    assert_eq!(listed(app, "q=renamed").await, (1, vec!["renamed".into()]));
 
     // Rewritten twice in quick succession, listed in between: the second version wins (the
     // file system may hand the second save the inode the first one freed).
     metas[1].meta_id = Some("first-rewrite".into());
     metas[1].save(layout).unwrap();
-    assert_eq!(listed(&app, "q=first-rewrite").await.0, 1);
+    assert_eq!(listed(app, "q=first-rewrite").await.0, 1);
     metas[1].meta_id = Some("second-rewrite".into());
     metas[1].save(layout).unwrap();
     assert_eq!(
-        listed(&app, "q=rewrite").await,
+        listed(app, "q=rewrite").await,
         (1, vec!["second-rewrite".into()])
     );
-    assert_eq!(listed(&app, "q=first-rewrite").await.0, 0);
+    assert_eq!(listed(app, "q=first-rewrite").await.0, 0);
 
     // Everything settled again, then one deleted and one restored from a backup with its old
     // mtime: both are seen.
     age_everything(layout);
-    assert_eq!(listed(&app, "").await.0, 3);
+    assert_eq!(listed(app, "").await.0, 3);
     std::fs::remove_file(layout.meta_file(metas[2].id)).unwrap();
     let restored = meta(30, "restored");
     restored.save(layout).unwrap();
@@ -149,7 +149,7 @@ async fn follows_the_folder(layout: &Layout, app: &Lister<'_>) {
         .set_modified(SystemTime::now() - Duration::from_secs(7200))
         .unwrap();
     assert_eq!(
-        listed(&app, "").await,
+        listed(app, "").await,
         (
             3,
             vec!["restored".into(), "second-rewrite".into(), "renamed".into()]
