@@ -125,10 +125,13 @@ impl Catalog {
     /// recordings in progress are read from their `.part` files, so they grow as chunks arrive.
     /// Blocking: call it off the arbiters.
     pub fn list(&self, query: &RecordingQuery) -> io::Result<Page<RecordingMeta>> {
-        let mut scan = self
-            .scan
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut scan = self.scan.lock().unwrap_or_else(|poisoned| {
+            // A refresh panicked halfway: what it held may be incomplete, so start over.
+            let mut scan = poisoned.into_inner();
+            scan.scanned = false;
+            self.scan.clear_poison();
+            scan
+        });
         self.refresh(&mut scan)?;
         let needle = query.search.as_deref().map(str::to_lowercase);
         let mut matching: Vec<&Entry> = scan
@@ -178,6 +181,15 @@ impl Catalog {
 
     /// Brings the entries up to date with the `meta/` folder.
     fn refresh(&self, scan: &mut Scan) -> io::Result<()> {
+        let refreshed = self.try_refresh(scan);
+        if refreshed.is_err() {
+            // Notifications drained but not applied are gone: start over next time.
+            scan.scanned = false;
+        }
+        refreshed
+    }
+
+    fn try_refresh(&self, scan: &mut Scan) -> io::Result<()> {
         let dir = self.layout.meta_dir();
         if !scan.scanned && !scan.watch_refused {
             // Watching starts before the first scan, so no change falls between the two.
