@@ -16,8 +16,8 @@ use tokio::net::TcpStream;
 
 mod common;
 use common::{
-    audio, audio_alone, connect, free_port, gateway, get_json, next_json, registry, rss_kib, spawn,
-    spawn_with, until, Socket,
+    audio, audio_alone, connect, free_port, gateway, gateway_args, get_json, next_json,
+    registered_audio_args, registry, rss_kib, spawn, spawn_with, until, until_healthy, Socket,
 };
 
 async fn send_text(socket: &mut Socket, value: Value) {
@@ -170,12 +170,7 @@ async fn a_flood_of_registrations_stops_at_the_limit_and_the_registered_are_serv
         ],
     );
     let base = format!("http://127.0.0.1:{port}/eureka");
-    until(Duration::from_secs(20), "registry up", || async {
-        get_json(&format!("http://127.0.0.1:{port}/health"))
-            .await
-            .is_some()
-    })
-    .await;
+    until_healthy(port).await;
     let instance = |app: &str, id: &str| {
         json!({"instance": {"instanceId": id, "hostName": "127.0.0.1", "app": app,
             "status": "UP", "port": {"$": 8000, "@enabled": "true"}}})
@@ -411,7 +406,6 @@ async fn tokens_never_reach_a_log() {
     let logs = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();
     let log = |name: &str| logs.path().join(format!("{name}.log"));
-    let registry_url = format!("http://127.0.0.1:{registry_port}/eureka/");
     let debug = ("RUST_LOG", "debug");
     let _registry = spawn_with(
         "registry",
@@ -421,29 +415,13 @@ async fn tokens_never_reach_a_log() {
     );
     let _audio = spawn_with(
         "audio",
-        &[
-            "--port".into(),
-            audio_port.to_string(),
-            "--data-dir".into(),
-            data.path().display().to_string(),
-            "--registry-url".into(),
-            registry_url.clone(),
-            "--registry-renewal-secs".into(),
-            "1".into(),
-        ],
+        &registered_audio_args(audio_port, data.path(), registry_port),
         &[debug, ("AUDIO_REGISTRY_TOKEN", &registry_token)],
         Some(&log("audio")),
     );
     let _gateway = spawn_with(
         "gateway",
-        &[
-            "--port".into(),
-            gateway_port.to_string(),
-            "--registry-url".into(),
-            registry_url.clone(),
-            "--discovery-refresh-ms".into(),
-            "200".into(),
-        ],
+        &gateway_args(gateway_port, registry_port),
         &[
             debug,
             ("GATEWAY_TOKEN", &gateway_token),

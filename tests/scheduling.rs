@@ -3,9 +3,7 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::{free_port, get_json, spawn_with, until, Proc};
+use common::{audio_args, free_port, spawn_with, until_healthy, Proc};
 
 /// Linux's `SCHED_IDLE` policy number, as `/proc/<pid>/task/<tid>/stat` reports it.
 const SCHED_IDLE: u32 = 5;
@@ -28,21 +26,10 @@ fn thread_policies(proc: &Proc) -> Vec<u32> {
 async fn audio_with(env: &[(&str, &str)]) -> (Proc, tempfile::TempDir) {
     let data = tempfile::tempdir().unwrap();
     let port = free_port();
-    let args = [
-        "--port".to_string(),
-        port.to_string(),
-        "--data-dir".into(),
-        data.path().display().to_string(),
-        "--processing-workers".into(),
-        "2".into(),
-    ];
+    let mut args = audio_args(port, data.path());
+    args.extend(["--processing-workers".into(), "2".into()]);
     let audio = spawn_with("audio", &args, env, None);
-    until(Duration::from_secs(20), "audio up", || async {
-        get_json(&format!("http://127.0.0.1:{port}/health"))
-            .await
-            .is_some()
-    })
-    .await;
+    until_healthy(port).await;
     (audio, data)
 }
 

@@ -580,12 +580,7 @@ async fn d_sigterm_ends_a_live_recording_as_interrupted_with_every_acked_byte_an
         std::fs::read(&original).unwrap()
     } else {
         assert_eq!(meta["size"], acked);
-        std::fs::read(
-            data.path()
-                .join("recordings")
-                .join(meta["fileName"].as_str().unwrap()),
-        )
-        .unwrap()
+        std::fs::read(recording_path(data.path(), &meta)).unwrap()
     };
     assert_eq!(recorded.len() as u64, acked);
     assert!(
@@ -656,12 +651,7 @@ async fn e_the_broker_killed_and_restarted_during_100_recordings_loses_no_event_
     // Every recording reaches ready, once, with the file its metadata describes.
     for id in &ids {
         let meta = wait_ready(&address, id, Duration::from_secs(180)).await;
-        let file = std::fs::read(
-            data.path()
-                .join("recordings")
-                .join(meta["fileName"].as_str().unwrap()),
-        )
-        .unwrap();
+        let file = std::fs::read(recording_path(data.path(), &meta)).unwrap();
         let digest = {
             use sha2::Digest;
             hex::encode(sha2::Sha256::digest(&file))
@@ -713,12 +703,7 @@ async fn f_a_consumer_killed_before_it_finished_processing_processes_the_event_a
 
     let (mut second, address) = audio_process(data.path(), &brokers, &group);
     let meta = wait_ready(&address, &id, Duration::from_secs(60)).await;
-    let file = std::fs::read(
-        data.path()
-            .join("recordings")
-            .join(meta["fileName"].as_str().unwrap()),
-    )
-    .unwrap();
+    let file = std::fs::read(recording_path(data.path(), &meta)).unwrap();
     let expected = audio::postprocess::webm::remux(&fixture_chunks().concat())
         .unwrap()
         .bytes;
@@ -741,6 +726,12 @@ fn long_recording(frames: usize) -> Vec<Vec<u8>> {
 fn read_meta(data: &Path, id: &str) -> Value {
     serde_json::from_slice(&std::fs::read(data.join("meta").join(format!("{id}.json"))).unwrap())
         .unwrap()
+}
+
+/// Where the recording that `meta` describes is stored.
+fn recording_path(data: &Path, meta: &Value) -> std::path::PathBuf {
+    data.join("recordings")
+        .join(meta["fileName"].as_str().unwrap())
 }
 
 #[actix_rt::test]
@@ -779,10 +770,7 @@ async fn g_a_consumer_killed_mid_processing_processes_the_event_again_after_rest
     // recorded (the remuxed file replaces it atomically, and had not yet).
     let meta = read_meta(data.path(), &id);
     assert_eq!(meta["status"], "processing", "{meta}");
-    let path = data
-        .path()
-        .join("recordings")
-        .join(meta["fileName"].as_str().unwrap());
+    let path = recording_path(data.path(), &meta);
     assert!(
         std::fs::read(&path).unwrap() == recorded,
         "the recorded bytes are intact after the kill"

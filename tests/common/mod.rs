@@ -102,58 +102,67 @@ pub fn registry(port: u16) -> Proc {
     )
 }
 
+/// The arguments of an audio instance on `port` with its data in `data`.
+pub fn audio_args(port: u16, data: &Path) -> Vec<String> {
+    vec![
+        "--port".into(),
+        port.to_string(),
+        "--data-dir".into(),
+        data.display().to_string(),
+    ]
+}
+
+/// As `audio_args`, registered with the registry on `registry_port`, renewing every second.
+pub fn registered_audio_args(port: u16, data: &Path, registry_port: u16) -> Vec<String> {
+    let mut args = audio_args(port, data);
+    args.extend([
+        "--registry-url".into(),
+        format!("http://127.0.0.1:{registry_port}/eureka/"),
+        "--registry-renewal-secs".into(),
+        "1".into(),
+    ]);
+    args
+}
+
+/// The arguments of a gateway that refreshes its copy of the registry every 200 ms.
+pub fn gateway_args(port: u16, registry_port: u16) -> Vec<String> {
+    vec![
+        "--port".into(),
+        port.to_string(),
+        "--registry-url".into(),
+        format!("http://127.0.0.1:{registry_port}/eureka/"),
+        "--discovery-refresh-ms".into(),
+        "200".into(),
+        "--registry-renewal-secs".into(),
+        "1".into(),
+    ]
+}
+
 /// An audio instance registered with renewals every second.
 pub fn audio(port: u16, data: &Path, registry_port: u16) -> Proc {
-    spawn(
-        "audio",
-        &[
-            "--port".into(),
-            port.to_string(),
-            "--data-dir".into(),
-            data.display().to_string(),
-            "--registry-url".into(),
-            format!("http://127.0.0.1:{registry_port}/eureka/"),
-            "--registry-renewal-secs".into(),
-            "1".into(),
-        ],
-    )
+    spawn("audio", &registered_audio_args(port, data, registry_port))
 }
 
 /// A gateway that refreshes its copy of the registry every 200 ms.
 pub fn gateway(port: u16, registry_port: u16) -> Proc {
-    spawn(
-        "gateway",
-        &[
-            "--port".into(),
-            port.to_string(),
-            "--registry-url".into(),
-            format!("http://127.0.0.1:{registry_port}/eureka/"),
-            "--discovery-refresh-ms".into(),
-            "200".into(),
-            "--registry-renewal-secs".into(),
-            "1".into(),
-        ],
-    )
+    spawn("gateway", &gateway_args(port, registry_port))
 }
 
 /// An audio instance on its own (no registry), once its `/health` answers.
 pub async fn audio_alone(port: u16, data: &Path) -> Proc {
-    let audio = spawn(
-        "audio",
-        &[
-            "--port".into(),
-            port.to_string(),
-            "--data-dir".into(),
-            data.display().to_string(),
-        ],
-    );
-    until(Duration::from_secs(20), "audio up", || async {
+    let audio = spawn("audio", &audio_args(port, data));
+    until_healthy(port).await;
+    audio
+}
+
+/// Waits until the service on `port` answers `/health`.
+pub async fn until_healthy(port: u16) {
+    until(Duration::from_secs(20), "the service up", || async {
         get_json(&format!("http://127.0.0.1:{port}/health"))
             .await
             .is_some()
     })
     .await;
-    audio
 }
 
 pub type Socket = actix_codec::Framed<awc::BoxedSocket, ws::Codec>;
