@@ -79,28 +79,21 @@ if "direct" in compare and "gateway" in compare:
     lines.append("At this rate each session's throughput is fixed by its schedule, so equal chunks/s means both kept up; "
                  "latency is where the paths differ.")
 
+# Each saturation run by (path, round), read once; each path's best round is derived from them.
+saturation_runs = {(label, round_): r for round_ in (1, 2) for label in ("direct", "gateway", "nginx")
+                   if (r := load(f"saturation-{label}-{round_}"))}
 saturation = {}
-saturation_rows = []
+for (label, _), r in saturation_runs.items():
+    if label not in saturation or r["chunks_per_s"] > saturation[label]["chunks_per_s"]:
+        saturation[label] = r
 
 
 def saturation_ratios(a, b):
     """a's chunks/s over b's in each round both ran."""
-    out = []
-    for round_ in (1, 2):
-        ra, rb = load(f"saturation-{a}-{round_}"), load(f"saturation-{b}-{round_}")
-        if ra and rb:
-            out.append(ra["chunks_per_s"] / max(rb["chunks_per_s"], 1))
-    return out
+    return [saturation_runs[(a, round_)]["chunks_per_s"] / max(saturation_runs[(b, round_)]["chunks_per_s"], 1)
+            for round_ in (1, 2) if (a, round_) in saturation_runs and (b, round_) in saturation_runs]
 
 
-for round_ in (1, 2):
-    for label in ("direct", "gateway", "nginx"):
-        r = load(f"saturation-{label}-{round_}")
-        if not r:
-            continue
-        saturation_rows.append((label, round_, r))
-        if label not in saturation or r["chunks_per_s"] > saturation[label]["chunks_per_s"]:
-            saturation[label] = r
 if saturation:
     lines += ["", "## At saturation", "",
               "Each session sends its next chunk the moment the last one is acknowledged (`--interval-ms 0 --in-flight 1`), "
@@ -108,7 +101,7 @@ if saturation:
               "Two rounds, interleaved. nginx reads 16 KiB at a time, as the gateway does.", "",
               "| path | round | sessions | chunks/s | MB/s | ack p50 ms | ack p99 ms | lost | corrupted | errors | machine busy / steal % |",
               "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for label, round_, r in saturation_rows:
+    for (label, round_), r in saturation_runs.items():
         lines.append(f"| {label} | {round_} | {r['sessions_completed']}/{r['sessions_requested']} | {r['chunks_per_s']:.0f} | {r['megabytes_per_s']:.2f} | "
                      f"{r['ack_latency_ms_p50']:.2f} | {r['ack_latency_ms_p99']:.2f} | {r['chunks_lost']} | {r['files_corrupted']} | {r['errors']} | "
                      f"{machine(f'saturation-{label}-{round_}')} |")
