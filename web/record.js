@@ -56,6 +56,7 @@ class Session {
     this.sent = 0;
     this.acked = 0;
     this.ready = false; // socket open and recording started/resumed
+    this.recorderStopped = false; // the recorder's `stop` event has fired: no chunk is to come
     this.stopping = false;
     this.finished = false;
     this.retryDelay = 250;
@@ -81,7 +82,13 @@ class Session {
         this.maybeEnd();
       });
     };
-    this.recorder.onstop = () => this.maybeEnd();
+    // `stop` comes after the recorder's last `dataavailable`. Its state turns `inactive` at the
+    // `stop()` call itself, before that last chunk, so the state alone would let an ack arriving
+    // in between end the recording one chunk short.
+    this.recorder.onstop = () => {
+      this.recorderStopped = true;
+      this.maybeEnd();
+    };
     this.recorder.start(250);
     this.meter();
     this.tick = setInterval(() => { ui.elapsed.textContent = formatDuration(performance.now() - this.startedAt); }, 250);
@@ -185,8 +192,7 @@ class Session {
 
   /** Ends the recording once the recorder has stopped and every chunk is acknowledged. */
   maybeEnd() {
-    const recorderDone = this.recorder && this.recorder.state === 'inactive';
-    if (this.stopping && recorderDone && this.pending.size === 0 && this.ready && !this.endSent) {
+    if (this.stopping && this.recorderStopped && this.pending.size === 0 && this.ready && !this.endSent) {
       this.endSent = true;
       this.ws.send(JSON.stringify({ action: 'record-end' }));
     }
