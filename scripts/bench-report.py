@@ -80,7 +80,7 @@ if "direct" in compare and "gateway" in compare:
                  "latency is where the paths differ.")
 
 # Each saturation run by (path, round), read once; each path's best round is derived from them.
-saturation_runs = {(label, round_): r for round_ in (1, 2) for label in ("direct", "gateway", "nginx")
+saturation_runs = {(label, round_): r for round_ in (1, 2) for label in ("direct", "gateway", "gateway-tcp", "nginx")
                    if (r := load(f"saturation-{label}-{round_}"))}
 saturation = {}
 for (label, _), r in saturation_runs.items():
@@ -98,7 +98,9 @@ if saturation:
     lines += ["", "## At saturation", "",
               "Each session sends its next chunk the moment the last one is acknowledged (`--interval-ms 0 --in-flight 1`), "
               "so chunks/s is what each path carries on this machine's two cores, which the load generator shares. "
-              "Two rounds, interleaved. nginx reads 16 KiB at a time, as the gateway does.", "",
+              "Two rounds, interleaved. The gateway reaches the audio instance over the Unix socket the instance advertises "
+              "(same host); `gateway-tcp` is a second gateway told to use TCP (`GATEWAY_UNIX_SOCKETS=false`); nginx proxies "
+              "to the same Unix socket and reads 16 KiB at a time, as the gateway does.", "",
               "| path | round | sessions | chunks/s | MB/s | ack p50 ms | ack p99 ms | lost | corrupted | errors | machine busy / steal % |",
               "|---|---|---|---|---|---|---|---|---|---|---|"]
     for (label, round_), r in saturation_runs.items():
@@ -106,7 +108,7 @@ if saturation:
                      f"{r['ack_latency_ms_p50']:.2f} | {r['ack_latency_ms_p99']:.2f} | {r['chunks_lost']} | {r['files_corrupted']} | {r['errors']} | "
                      f"{machine(f'saturation-{label}-{round_}')} |")
     lines += [""]
-    for a, b in (("gateway", "direct"), ("gateway", "nginx"), ("nginx", "direct")):
+    for a, b in (("gateway", "direct"), ("gateway-tcp", "direct"), ("gateway", "nginx"), ("nginx", "direct")):
         rounds = saturation_ratios(a, b)
         if rounds:
             lines.append(f"{a.capitalize()} / {b}: " + ", ".join(f"{x:.2f}" for x in rounds) + " (round by round); "

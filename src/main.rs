@@ -40,12 +40,26 @@ async fn main() -> std::io::Result<()> {
     let registry_url = format!("http://{}/eureka/", registry.address());
 
     let mut audio = Vec::new();
-    for _ in 0..args.audio_instances.max(1) {
+    for n in 1..=args.audio_instances.max(1) {
         let mut settings = audio::Settings::for_data_dir(&args.data_dir);
         settings.port = 0;
         settings.handle_signals = false;
         settings.registry_url = Some(registry_url.clone());
-        audio.push(audio::Application::build(settings).await?);
+        // Everything runs on this host, so the gateway relays to each instance over a Unix
+        // socket (cheaper than loopback TCP); one named by the registry's port cannot be another
+        // stack's.
+        settings.unix_socket = Some(
+            std::env::temp_dir().join(format!("audio-stack-{}-audio-{n}.sock", args.registry_port)),
+        );
+        let app = match audio::Application::build(settings.clone()).await {
+            Ok(app) => app,
+            Err(err) => {
+                log::warn!("audio instance {n}: {err}; serving over TCP only");
+                settings.unix_socket = None;
+                audio::Application::build(settings).await?
+            }
+        };
+        audio.push(app);
     }
 
     let mut gateway_settings = gateway::Settings::defaults();

@@ -31,6 +31,8 @@ async fn the_root_command_serves_both_pages_and_records_through_the_gateway() {
         .stdout(Stdio::piped())
         .spawn()
         .expect("audio-stack starts");
+    // A failed assertion must not leave the stack running (it would hold the test's output open).
+    let mut guard = KillOnDrop(Some(child.id()));
     // It prints the two page URLs first.
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut printed = String::new();
@@ -100,12 +102,34 @@ async fn the_root_command_serves_both_pages_and_records_through_the_gateway() {
         .unwrap();
     assert_eq!(download.body().await.unwrap().len(), 20_000);
 
+    // All on one host: the gateway reaches both instances (once it knows both) over their Unix
+    // sockets.
+    let mut sockets: Vec<std::path::PathBuf> = Vec::new();
+    for _ in 0..100 {
+        let mut response = client.get(format!("{site}/health")).send().await.unwrap();
+        let health: serde_json::Value = response.json().await.unwrap();
+        let instances = health["upstreams"]["AUDIO-SERVICE"].as_array().unwrap();
+        if instances.len() == 2 {
+            sockets = instances
+                .iter()
+                .map(|i| i["unixSocket"].as_str().expect("a unix socket").into())
+                .collect();
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(sockets.len(), 2, "the gateway never saw both instances");
+    assert!(sockets.iter().all(|s| s.exists()), "{sockets:?}");
+
     interrupt(child.id());
     let status = child.wait().unwrap();
+    guard.0 = None;
     assert!(
         status.success(),
         "Ctrl-C should stop the stack cleanly: {status:?}"
     );
+    // A clean stop leaves no socket file behind.
+    assert!(sockets.iter().all(|s| !s.exists()), "{sockets:?}");
 }
 
 /// Sends SIGINT (Ctrl-C) with the `kill` command.
@@ -115,4 +139,17 @@ fn interrupt(pid: u32) {
         .status()
         .unwrap();
     assert!(status.success());
+}
+
+/// Kills the process on drop (a panicking test), unless it was waited for.
+struct KillOnDrop(Option<u32>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+    }
 }

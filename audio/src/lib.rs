@@ -6,6 +6,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod events;
+pub mod local_socket;
 pub mod postprocess;
 pub mod protocol;
 pub mod routes;

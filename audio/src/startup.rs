@@ -12,11 +12,12 @@ use kafka_core::{
     TOPIC_RECORD_COMPLETED, TOPIC_RECORD_DELETED, TOPIC_RECORD_PROCESSED,
 };
 
-use registry::client::{Deregister, InstanceSpec, Registration, RegistryEndpoint};
+use registry::client::{local_socket, Deregister, InstanceSpec, Registration, RegistryEndpoint};
 
 use crate::config::Settings;
 use crate::domain::RecordingId;
 use crate::events::{processed_event, Broadcast, EventHub};
+use crate::local_socket::LocalSocket;
 use crate::postprocess::{PostProcessor, Process};
 use crate::routes;
 use crate::session::SessionConfig;
@@ -41,6 +42,7 @@ pub struct Application {
     supervisor: Addr<RecordingSupervisor>,
     layout: Layout,
     registration: Option<Addr<Registration>>,
+    local_socket: Option<LocalSocket>,
     bus: EventBus,
     shutdown_grace: std::time::Duration,
 }
@@ -87,6 +89,17 @@ pub const APP_NAME: &str = "AUDIO-SERVICE";
 impl Application {
     /// Must be called inside an actix system (`#[actix_web::main]`, `#[actix_web::test]`).
     pub async fn build(settings: Settings) -> std::io::Result<Self> {
+        // The listeners first: a port or a socket that cannot be had fails the start before
+        // anything runs.
+        let listener = TcpListener::bind((settings.host.as_str(), settings.port))?;
+        let address = listener.local_addr()?;
+        let (local_socket, unix_listener) = match &settings.unix_socket {
+            Some(path) => {
+                let (socket, listener) = LocalSocket::bind(path)?;
+                (Some(socket), Some(listener))
+            }
+            None => (None, None),
+        };
         let layout = Layout::create(&settings.data_dir)?;
         let mut bus = EventBus::start(&settings.bus_config(), layout.root())
             .map_err(std::io::Error::other)?;
@@ -152,8 +165,6 @@ impl Application {
             hub,
         });
 
-        let listener = TcpListener::bind((settings.host.as_str(), settings.port))?;
-        let address = listener.local_addr()?;
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(middleware::Logger::new(
@@ -167,6 +178,9 @@ impl Application {
         .tcp_nodelay(true)
         .listen(listener)?
         .shutdown_timeout(5);
+        if let Some(listener) = unix_listener {
+            server = server.listen_uds(listener)?;
+        }
         if settings.workers > 0 {
             server = server.workers(settings.workers);
         }
@@ -174,7 +188,11 @@ impl Application {
             server = server.disable_signals();
         }
         log::info!(
-            "audio service listening on http://{address} (data in {})",
+            "audio service listening on http://{address}{} (data in {})",
+            local_socket
+                .as_ref()
+                .map(|s| format!(" and unix:{}", s.path().display()))
+                .unwrap_or_default(),
             layout.root().display()
         );
         let registration = settings.registry_url.as_deref().map(|url| {
@@ -184,6 +202,9 @@ impl Application {
             spec.lease_duration = spec.renewal_interval * 3;
             spec.metadata
                 .insert("dataDir".into(), layout.root().display().to_string());
+            if let Some(socket) = &local_socket {
+                spec.metadata.extend(local_socket::advertise(socket.path()));
+            }
             Registration::new(
                 RegistryEndpoint::new(url, settings.registry_token.clone()),
                 spec,
@@ -196,6 +217,7 @@ impl Application {
             supervisor,
             layout,
             registration,
+            local_socket,
             bus,
             shutdown_grace: std::time::Duration::from_millis(settings.shutdown_grace_ms),
         })
@@ -236,6 +258,9 @@ impl Application {
     /// consumers.
     pub async fn run_until_stopped(mut self) -> std::io::Result<()> {
         let result = self.server.await;
+        if let Some(socket) = &self.local_socket {
+            socket.remove();
+        }
         if let Some(producer) = self.bus.kafka_producer() {
             let _ = producer
                 .send(kafka_core::producer::Flush(std::time::Duration::from_secs(

@@ -11,6 +11,8 @@ use actix::prelude::*;
 use registry::client::{Discovery, Lookup, ServiceInstance};
 use serde::Serialize;
 
+use crate::client::LocalSockets;
+
 #[derive(Debug, Default, Clone)]
 struct Health {
     failures: u32,
@@ -28,6 +30,9 @@ pub struct Balancer {
     cursors: HashMap<String, usize>,
     health: HashMap<String, Health>,
     ejections_total: u64,
+    /// Where the instances on this host that have a Unix socket get published for the
+    /// connectors; `None` when the gateway relays over TCP only.
+    local_sockets: Option<LocalSockets>,
 }
 
 impl Balancer {
@@ -48,7 +53,27 @@ impl Balancer {
             cursors: HashMap::new(),
             health: HashMap::new(),
             ejections_total: 0,
+            local_sockets: None,
         }
+    }
+
+    pub fn with_local_sockets(mut self, local_sockets: Option<LocalSockets>) -> Self {
+        self.local_sockets = local_sockets;
+        self
+    }
+
+    /// Publishes the Unix sockets of every known instance that has one on this host.
+    fn publish_local_sockets(&self) {
+        let Some(local) = &self.local_sockets else {
+            return;
+        };
+        let sockets = self
+            .instances
+            .values()
+            .flatten()
+            .filter_map(|i| Some(((i.host.clone(), i.port), i.unix_socket.clone()?)))
+            .collect();
+        local.replace(sockets);
     }
 
     fn refresh(&mut self, ctx: &mut Context<Self>) {
@@ -57,6 +82,7 @@ impl Balancer {
             ctx.spawn(lookup.into_actor(self).map(move |found, act, _| {
                 if let Ok(found) = found {
                     act.instances.insert(service, found);
+                    act.publish_local_sockets();
                 }
             }));
         }
@@ -231,6 +257,10 @@ pub struct InstanceStatus {
     pub ejected: bool,
     pub open_websockets: usize,
     pub failures: u32,
+    /// The Unix socket the gateway connects to instead of `address` (an instance on this host
+    /// that advertises one), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unix_socket: Option<String>,
 }
 
 impl Handler<GetStatus> for Balancer {
@@ -255,6 +285,11 @@ impl Handler<GetStatus> for Balancer {
                             ejected: self.ejected(&i.instance_id, now),
                             open_websockets: health.open_websockets,
                             failures: health.failures,
+                            unix_socket: self
+                                .local_sockets
+                                .as_ref()
+                                .and(i.unix_socket.as_ref())
+                                .map(|p| p.display().to_string()),
                         }
                     })
                     .collect();

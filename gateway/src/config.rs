@@ -77,6 +77,11 @@ pub struct Settings {
     #[arg(skip = true)]
     pub handle_signals: bool,
 
+    /// Relay to an instance on this host over the Unix socket it advertises (`unixSocket` in
+    /// its registry metadata), which costs less CPU than loopback TCP; `false` always uses TCP.
+    #[arg(long, env = "GATEWAY_UNIX_SOCKETS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub unix_sockets: bool,
+
     /// HTTP worker threads; 0 means one per core.
     #[arg(long, env = "GATEWAY_WORKERS", default_value_t = 0)]
     pub workers: usize,

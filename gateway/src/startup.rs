@@ -11,6 +11,7 @@ use actix_web::{web, App, HttpServer};
 use registry::client::{Deregister, Discovery, InstanceSpec, Registration, RegistryEndpoint};
 
 use crate::balancer::Balancer;
+use crate::client::{upstream_client, LocalSockets};
 use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::route::{RouteError, RouteTable};
@@ -46,6 +47,7 @@ impl Application {
         let mut services: Vec<String> = routes.services().collect();
         services.sort();
         services.dedup();
+        let local = LocalSockets::default();
         let balancer = Balancer::new(
             discovery.clone(),
             services,
@@ -53,6 +55,7 @@ impl Application {
             Duration::from_millis(settings.ejection_ms),
             settings.max_failures.max(1),
         )
+        .with_local_sockets(settings.unix_sockets.then(|| local.clone()))
         .start();
         let state = web::Data::new(GatewayState {
             routes,
@@ -75,7 +78,7 @@ impl Application {
             .map(str::to_owned)
             .collect();
         let mut server = HttpServer::new(move || {
-            let client = crate::client::upstream_client(connect_timeout, request_timeout);
+            let client = upstream_client(connect_timeout, request_timeout, local.clone());
             App::new()
                 .wrap(cors(&cors_origins))
                 .app_data(state.clone())

@@ -31,12 +31,21 @@ pub async fn spawn_registry() -> (String, ServerHandle) {
 }
 
 pub async fn spawn_audio(registry: &str, data_dir: &Path) -> Audio {
+    spawn_audio_with(registry, data_dir, |_| {}).await
+}
+
+pub async fn spawn_audio_with(
+    registry: &str,
+    data_dir: &Path,
+    tweak: impl FnOnce(&mut audio::Settings),
+) -> Audio {
     let mut settings = audio::Settings::for_data_dir(data_dir);
     settings.port = 0;
     settings.workers = 1;
     settings.registry_url = Some(format!("http://{registry}/eureka/"));
     settings.registry_renewal_secs = 1;
     settings.kafka_brokers = None;
+    tweak(&mut settings);
     let app = audio::Application::build(settings).await.unwrap();
     let address = app.address().to_string();
     actix_rt::spawn(app.run_until_stopped());

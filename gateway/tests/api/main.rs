@@ -2,5 +2,6 @@
 //! on port 0, talking over real sockets.
 
 mod helpers;
+mod local_sockets;
 mod proxying;
 mod websockets;

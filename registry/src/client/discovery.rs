@@ -1,9 +1,10 @@
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 
-use super::RegistryEndpoint;
+use super::{local_socket, RegistryEndpoint};
 use crate::model::{Applications, ApplicationsEnvelope, InstanceInfo, InstanceStatus};
 
 /// An instance a caller can reach.
@@ -12,6 +13,8 @@ pub struct ServiceInstance {
     pub instance_id: String,
     pub host: String,
     pub port: u16,
+    /// The instance's Unix socket, when it has one and runs on this host (`local_socket`).
+    pub unix_socket: Option<PathBuf>,
 }
 
 /// A local copy of the registry: fetched whole at start, then kept fresh with deltas on an
@@ -23,6 +26,8 @@ pub struct Discovery {
     interval: Duration,
     apps: HashMap<String, HashMap<String, InstanceInfo>>,
     have_full_copy: bool,
+    /// This kernel's, to tell which instances' Unix sockets are reachable.
+    boot_id: Option<String>,
     fetching: bool,
     last_success: Option<Instant>,
 }
@@ -35,6 +40,7 @@ impl Discovery {
             interval,
             apps: HashMap::new(),
             have_full_copy: false,
+            boot_id: local_socket::boot_id(),
             fetching: false,
             last_success: None,
         }
@@ -157,6 +163,10 @@ impl Handler<Lookup> for Discovery {
                         i.ip_addr.clone()
                     },
                     port: u16::try_from(port).ok()?,
+                    unix_socket: local_socket::same_host_socket(
+                        &i.metadata,
+                        self.boot_id.as_deref(),
+                    ),
                 })
             })
             .collect();

@@ -2,6 +2,7 @@
 //! registered, [`Discovery`] keeps a local copy of the registry and answers lookups from memory.
 
 mod discovery;
+pub mod local_socket;
 mod registration;
 
 pub use discovery::{Discovery, GetSnapshot, Lookup, ServiceInstance, Snapshot};

@@ -1,0 +1,130 @@
+//! The instance's optional Unix socket (`--unix-socket`): the same service as its TCP port,
+//! advertised to the registry so that a gateway on the same host relays over it (see
+//! `registry::client::local_socket` for why that is cheaper).
+
+use std::io;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+
+/// The longest path a Unix socket address holds (`sun_path` is 108 bytes with its NUL).
+pub const MAX_PATH_BYTES: usize = 107;
+
+/// A bound Unix socket, removed again by [`LocalSocket::remove`] unless another process has
+/// put its own in its place meanwhile.
+#[derive(Debug)]
+pub struct LocalSocket {
+    path: PathBuf,
+    /// The socket file's (device, inode) as bound.
+    identity: (u64, u64),
+}
+
+impl LocalSocket {
+    /// Binds `path`. Refuses a relative or too long path and any file there that is not a
+    /// socket; replaces a socket left by a process that is gone (nothing accepts on it); refuses
+    /// one a live process still serves. Creates the folder if needed.
+    pub fn bind(path: &Path) -> io::Result<(Self, UnixListener)> {
+        let invalid = |why: String| io::Error::new(io::ErrorKind::InvalidInput, why);
+        if !path.is_absolute() {
+            return Err(invalid(format!(
+                "unix socket {} must be an absolute path (the gateway connects to it from its own folder)",
+                path.display()
+            )));
+        }
+        let length = path.as_os_str().len();
+        if length > MAX_PATH_BYTES {
+            return Err(invalid(format!(
+                "unix socket path {} is {length} bytes; a socket path holds at most {MAX_PATH_BYTES}",
+                path.display()
+            )));
+        }
+        match std::fs::symlink_metadata(path) {
+            Ok(found) if !found.file_type().is_socket() => {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!("{} exists and is not a socket", path.display()),
+                ));
+            }
+            Ok(_) => match UnixStream::connect(path) {
+                Ok(_) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::AddrInUse,
+                        format!("{} is served by another process", path.display()),
+                    ));
+                }
+                Err(err) if err.kind() == io::ErrorKind::ConnectionRefused => {
+                    log::info!("removing the stale socket {}", path.display());
+                    std::fs::remove_file(path)?;
+                }
+                Err(err) => return Err(err),
+            },
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+            Err(err) => return Err(err),
+        }
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let listener = UnixListener::bind(path)?;
+        let bound = std::fs::symlink_metadata(path)?;
+        Ok((
+            Self {
+                path: path.to_owned(),
+                identity: (bound.dev(), bound.ino()),
+            },
+            listener,
+        ))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Removes the socket file if it is still the one bound here.
+    pub fn remove(&self) {
+        match std::fs::symlink_metadata(&self.path) {
+            Ok(found) if (found.dev(), found.ino()) == self.identity => {
+                if let Err(err) = std::fs::remove_file(&self.path) {
+                    log::warn!("could not remove {}: {err}", self.path.display());
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_relative_long_and_non_socket_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = LocalSocket::bind(Path::new("audio.sock")).unwrap_err();
+        assert!(err.to_string().contains("absolute"), "{err}");
+        let long = dir.path().join("x".repeat(120));
+        let err = LocalSocket::bind(&long).unwrap_err();
+        assert!(err.to_string().contains("at most 107"), "{err}");
+        let file = dir.path().join("data.txt");
+        std::fs::write(&file, "keep me").unwrap();
+        let err = LocalSocket::bind(&file).unwrap_err();
+        assert!(err.to_string().contains("not a socket"), "{err}");
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
+    }
+
+    #[test]
+    fn replaces_a_stale_socket_but_not_a_live_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run/audio.sock");
+        let (first, listener) = LocalSocket::bind(&path).unwrap();
+        let err = LocalSocket::bind(&path).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{err}");
+        // The first owner is gone without cleaning up: its file stays, nobody accepts.
+        drop(listener);
+        let (second, _listener) = LocalSocket::bind(&path).unwrap();
+        // The first owner's late clean-up leaves the second one's socket alone.
+        first.remove();
+        assert!(path.exists());
+        second.remove();
+        assert!(!path.exists());
+    }
+}
