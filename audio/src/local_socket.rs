@@ -79,15 +79,22 @@ impl LocalSocket {
         &self.path
     }
 
-    /// Removes the socket file if it is still the one bound here.
+    /// Removes the socket file once this server has stopped, unless another process has put
+    /// something in its place: it must be a socket, with the inode bound here, that nobody
+    /// accepts on (a freed inode number is soon given to a new file, so the inode alone is not
+    /// enough; at worst another process's dead socket goes, which a start would remove anyway).
     pub fn remove(&self) {
-        match std::fs::symlink_metadata(&self.path) {
-            Ok(found) if (found.dev(), found.ino()) == self.identity => {
-                if let Err(err) = std::fs::remove_file(&self.path) {
-                    log::warn!("could not remove {}: {err}", self.path.display());
-                }
+        let ours = std::fs::symlink_metadata(&self.path).is_ok_and(|found| {
+            found.file_type().is_socket() && (found.dev(), found.ino()) == self.identity
+        });
+        let stale = matches!(
+            UnixStream::connect(&self.path),
+            Err(err) if err.kind() == io::ErrorKind::ConnectionRefused
+        );
+        if ours && stale {
+            if let Err(err) = std::fs::remove_file(&self.path) {
+                log::warn!("could not remove {}: {err}", self.path.display());
             }
-            _ => {}
         }
     }
 }
@@ -120,11 +127,21 @@ mod tests {
         assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{err}");
         // The first owner is gone without cleaning up: its file stays, nobody accepts.
         drop(listener);
-        let (second, _listener) = LocalSocket::bind(&path).unwrap();
-        // The first owner's late clean-up leaves the second one's socket alone.
+        let (second, listener) = LocalSocket::bind(&path).unwrap();
+        // The first owner's late clean-up leaves the second one's live socket alone (the new
+        // file may well have the old one's inode number).
         first.remove();
         assert!(path.exists());
+        // Once the second has stopped serving, its clean-up removes the file.
+        drop(listener);
         second.remove();
         assert!(!path.exists());
+        // A file someone else put there meanwhile is left alone.
+        let (third, listener) = LocalSocket::bind(&path).unwrap();
+        drop(listener);
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, "not ours").unwrap();
+        third.remove();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "not ours");
     }
 }
