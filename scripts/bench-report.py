@@ -227,7 +227,8 @@ if os.path.exists(analysis):
 
 lines += ["## The commands", "", "```sh", "bash scripts/bench", "```", "",
           "It builds the release binaries, starts the registry, one audio instance and the gateway as separate processes, "
-          "and nginx (Debian's package) as a WebSocket reverse proxy to the same audio instance, then runs "
+          "and nginx (Debian's package) as a WebSocket reverse proxy to the same audio instance (both proxies reach it over "
+          "the Unix socket it serves with `--unix-socket`), then runs "
           "`target/release/loadgen` for each row above, for example:", "",
           "```sh", "loadgen --url ws://127.0.0.1:<gateway>/ws/record --sessions 1000 --duration-s 30 --ramp-up-s 20",
           "loadgen --url ws://127.0.0.1:<gateway>/ws/record --sessions 50 --interval-ms 0 --in-flight 1 --duration-s 30 --ramp-up-s 1",
