@@ -91,17 +91,7 @@ impl Stack {
 
     /// Waits until the gateway routes to `n` audio instances.
     pub async fn wait_for_instances(&self, n: usize) {
-        for _ in 0..200 {
-            let (_, health) = get_json(&self.http("/health")).await;
-            let known = health["upstreams"]["AUDIO-SERVICE"]
-                .as_array()
-                .map_or(0, |a| a.len());
-            if known == n {
-                return;
-            }
-            actix_rt::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("the gateway never saw {n} audio instances");
+        wait_for_instances(&self.gateway, n).await;
     }
 
     pub fn http(&self, path: &str) -> String {
@@ -115,6 +105,21 @@ impl Stack {
     pub fn recordings_dir(&self) -> PathBuf {
         self.data_dir.path().join("recordings")
     }
+}
+
+/// Waits (10 s at most) until the gateway at `gateway` routes to `n` audio instances.
+pub async fn wait_for_instances(gateway: &str, n: usize) {
+    for _ in 0..200 {
+        let (_, health) = get_json(&format!("http://{gateway}/health")).await;
+        let known = health["upstreams"]["AUDIO-SERVICE"]
+            .as_array()
+            .map_or(0, |a| a.len());
+        if known == n {
+            return;
+        }
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the gateway never saw {n} audio instances");
 }
 
 pub async fn get_json(url: &str) -> (u16, Value) {

@@ -30,18 +30,8 @@ async fn start(
         s.connect_timeout_ms = 500;
     })
     .await;
-    let http = |path: &str| format!("http://{gateway}{path}");
-    for _ in 0..200 {
-        let (_, health) = get_json(&http("/health")).await;
-        if health["upstreams"]["AUDIO-SERVICE"]
-            .as_array()
-            .is_some_and(|a| a.len() == 1)
-        {
-            return (registry, gateway);
-        }
-        actix_rt::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("the gateway never saw the audio instance");
+    wait_for_instances(&gateway, 1).await;
+    (registry, gateway)
 }
 
 fn upstream(health: &Value) -> &Value {

@@ -200,16 +200,7 @@ async fn a_dead_instance_costs_no_failed_request_and_is_evicted() {
     });
     let gateway = spawn_gateway(&registry, |_| {}).await;
     let stack_http = |path: &str| format!("http://{gateway}{path}");
-    for _ in 0..200 {
-        let (_, health) = get_json(&stack_http("/health")).await;
-        if health["upstreams"]["AUDIO-SERVICE"]
-            .as_array()
-            .is_some_and(|a| a.len() == 2)
-        {
-            break;
-        }
-        actix_rt::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for_instances(&gateway, 2).await;
 
     // Kill the victim.
     heartbeats.abort();
