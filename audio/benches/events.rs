@@ -72,10 +72,14 @@ fn main() -> std::io::Result<()> {
                 }
             }
         }
+        // The first event waits for the service's new consumer group to be joined and given its
+        // partitions (it starts with the service, just before): shown apart, not in the figures.
+        let first = latencies.remove(0);
         latencies.sort();
         let at = |p: f64| latencies[((latencies.len() - 1) as f64 * p).round() as usize].as_secs_f64() * 1e3;
         println!("event path over Kafka at {brokers}: record-end -> ready (processed event), {RECORDINGS} recordings of 64,827 bytes");
-        println!("  p50 {:.1} ms   p99 {:.1} ms   max {:.1} ms", at(0.5), at(0.99), at(1.0));
+        println!("  first recording {:.1} ms (the consumer group joins meanwhile)", first.as_secs_f64() * 1e3);
+        println!("  the other {}: p50 {:.1} ms   p99 {:.1} ms   max {:.1} ms", latencies.len(), at(0.5), at(0.99), at(1.0));
         Ok(())
     })
 }
