@@ -59,7 +59,8 @@ fn run_in_background() -> Result<(), String> {
     Err("idle scheduling is Linux-only".into())
 }
 
-/// Post-process one recording. `Ok(None)`: nothing to do (deleted, or still recording).
+/// Post-process one recording. `Ok(None)`: nothing to do (deleted). An error while the
+/// recording is still being finished, so that the event is tried again.
 #[derive(Message)]
 #[rtype(result = "Result<Option<RecordingMeta>, String>")]
 pub struct Process(pub RecordingId);
@@ -85,8 +86,15 @@ pub fn process(layout: &Layout, id: RecordingId) -> io::Result<Option<RecordingM
         Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(err) => return Err(err),
     };
+    // The completion event goes to the outbox before the metadata says the recording ended
+    // (so that no finished recording is without its event), and Kafka can deliver it first.
+    // An error makes the consumer try again a moment later; a `None` would commit the event
+    // and leave the recording unprocessed for good (a clean-clone CI run caught that).
     if meta.status == RecordingState::Recording {
-        return Ok(None);
+        return Err(io::Error::new(
+            io::ErrorKind::WouldBlock,
+            format!("recording {id} is still being finished; its completion event came first"),
+        ));
     }
     let name = FileName::parse(&meta.file_name)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
@@ -159,4 +167,29 @@ pub fn process(layout: &Layout, id: RecordingId) -> io::Result<Option<RecordingM
         meta.processing.note.as_deref().unwrap_or("seekable")
     );
     Ok(Some(meta))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{MetaId, RecordingMime};
+    use crate::storage::{NewRecording, OpenRecording};
+
+    #[test]
+    fn an_event_ahead_of_the_metadata_is_an_error_to_retry_not_a_skip() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::create(dir.path()).unwrap();
+        let new = NewRecording {
+            id: RecordingId::new(),
+            session_id: "s".into(),
+            meta_id: Some(MetaId::parse("m").unwrap()),
+            user_id: None,
+            mime: RecordingMime::webm(),
+        };
+        let recording = OpenRecording::create(&layout, new, "token").unwrap();
+        let err = process(&layout, recording.id()).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::WouldBlock, "{err}");
+        // A recording that is gone altogether is nothing to do.
+        assert!(process(&layout, RecordingId::new()).unwrap().is_none());
+    }
 }
