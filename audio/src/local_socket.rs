@@ -45,19 +45,16 @@ impl LocalSocket {
                     format!("{} exists and is not a socket", path.display()),
                 ));
             }
-            Ok(_) => match UnixStream::connect(path) {
-                Ok(_) => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::AddrInUse,
-                        format!("{} is served by another process", path.display()),
-                    ));
-                }
-                Err(err) if err.kind() == io::ErrorKind::ConnectionRefused => {
-                    log::info!("removing the stale socket {}", path.display());
-                    std::fs::remove_file(path)?;
-                }
-                Err(err) => return Err(err),
-            },
+            Ok(_) if accepting(path)? => {
+                return Err(io::Error::new(
+                    io::ErrorKind::AddrInUse,
+                    format!("{} is served by another process", path.display()),
+                ));
+            }
+            Ok(_) => {
+                log::info!("removing the stale socket {}", path.display());
+                std::fs::remove_file(path)?;
+            }
             Err(err) if err.kind() == io::ErrorKind::NotFound => {}
             Err(err) => return Err(err),
         }
@@ -87,15 +84,21 @@ impl LocalSocket {
         let ours = std::fs::symlink_metadata(&self.path).is_ok_and(|found| {
             found.file_type().is_socket() && (found.dev(), found.ino()) == self.identity
         });
-        let stale = matches!(
-            UnixStream::connect(&self.path),
-            Err(err) if err.kind() == io::ErrorKind::ConnectionRefused
-        );
-        if ours && stale {
+        if ours && matches!(accepting(&self.path), Ok(false)) {
             if let Err(err) = std::fs::remove_file(&self.path) {
                 log::warn!("could not remove {}: {err}", self.path.display());
             }
         }
+    }
+}
+
+/// Whether a process accepts connections on the socket at `path` (`false`: connection refused,
+/// the socket is stale); other errors (permissions, say) leave it unknown.
+fn accepting(path: &Path) -> io::Result<bool> {
+    match UnixStream::connect(path) {
+        Ok(_) => Ok(true),
+        Err(err) if err.kind() == io::ErrorKind::ConnectionRefused => Ok(false),
+        Err(err) => Err(err),
     }
 }
 
