@@ -15,6 +15,7 @@ use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
 use crate::events::dead_letter_topic;
+use crate::producer::is_stored;
 
 /// A message as a handler sees it.
 #[derive(Debug, Clone)]
@@ -162,9 +163,16 @@ pub fn spawn_consumer(
                     }
                 };
                 // Until the dead letter is stored, the offset is not committed.
-                while let Err((err, _)) = dead_letters.send(record(), Duration::from_secs(10)).await
-                {
-                    log::error!("consumer {group}: dead letter not stored yet ({err}); retrying");
+                loop {
+                    match dead_letters.send(record(), Duration::from_secs(10)).await {
+                        Ok(delivery) if is_stored(&delivery) => break,
+                        Ok(_) => log::warn!(
+                            "consumer {group}: dead letter's delivery only inferred (no offset); sending it again"
+                        ),
+                        Err((err, _)) => log::error!(
+                            "consumer {group}: dead letter not stored yet ({err}); retrying"
+                        ),
+                    }
                     actix_rt::time::sleep(Duration::from_secs(1)).await;
                 }
             }

@@ -89,7 +89,7 @@ pub fn process(layout: &Layout, id: RecordingId) -> io::Result<Option<RecordingM
     // The completion event goes to the outbox before the metadata says the recording ended
     // (so that no finished recording is without its event), and Kafka can deliver it first.
     // An error makes the consumer try again a moment later; a `None` would commit the event
-    // and leave the recording unprocessed for good (a clean-clone CI run caught that).
+    // and leave the recording unprocessed for good.
     if meta.status == RecordingState::Recording {
         return Err(io::Error::new(
             io::ErrorKind::WouldBlock,
