@@ -9,7 +9,7 @@ use actix_http::ws::Item;
 use actix_web_actors::ws::{self, CloseCode, CloseReason};
 use bytes::{Bytes, BytesMut};
 
-use crate::domain::{decode_chunk, MetaId, RecordingId, RecordingMime, UserId};
+use crate::domain::{with_decoded_chunk, MetaId, RecordingId, RecordingMime, UserId};
 use crate::events::write_completed;
 use crate::protocol::{ClientMessage, ErrorCode, ParseError, ServerMessage};
 use crate::storage::{
@@ -131,10 +131,11 @@ impl RecordingSession {
                 mime_type.as_deref(),
                 ctx,
             ),
-            ClientMessage::RecordIdle { chunk, seq } => match decode_chunk(&chunk) {
-                Ok(bytes) => self.append(seq, &bytes, ctx),
-                Err(err) => self.fail(ctx, ErrorCode::BadBase64, err.to_string()),
-            },
+            ClientMessage::RecordIdle { chunk, seq } => {
+                if let Err(err) = with_decoded_chunk(&chunk, |bytes| self.append(seq, bytes, ctx)) {
+                    self.fail(ctx, ErrorCode::BadBase64, err.to_string())
+                }
+            }
             ClientMessage::RecordEnd {} => self.end(ctx),
             ClientMessage::Heartbeat {} => self.send(
                 ctx,

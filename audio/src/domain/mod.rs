@@ -8,7 +8,7 @@ mod mime;
 mod recording_id;
 mod user_id;
 
-pub use chunk::{decode_chunk, ChunkError};
+pub use chunk::{with_decoded_chunk, ChunkError};
 pub use file_name::{FileName, FileNameError};
 pub use meta_id::{MetaId, MetaIdError};
 pub use mime::{MimeError, RecordingMime};
