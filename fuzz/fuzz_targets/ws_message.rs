@@ -1,6 +1,7 @@
-//! Any text frame: parsed once, every field parsed as the session would, never a panic.
+//! Any text frame: parsed once, every field parsed as the session would, never a panic. A
+//! chunk decodes the same twice in a row (the second time into the thread's reused buffer).
 #![no_main]
-use audio::domain::{decode_chunk, MetaId, RecordingMime, UserId};
+use audio::domain::{with_decoded_chunk, MetaId, RecordingMime, UserId};
 use audio::protocol::ClientMessage;
 use libfuzzer_sys::fuzz_target;
 
@@ -13,7 +14,9 @@ fuzz_target!(|data: &[u8]| {
             let _ = RecordingMime::parse_optional(mime_type.as_deref());
         }
         Ok(ClientMessage::RecordIdle { chunk, .. }) => {
-            let _ = decode_chunk(&chunk);
+            let first = with_decoded_chunk(&chunk, <[u8]>::to_vec);
+            let again = with_decoded_chunk(&chunk, <[u8]>::to_vec);
+            assert_eq!(first, again, "the reused buffer changed a chunk's bytes");
         }
         Ok(ClientMessage::RecordResume { recording_id, .. }) => {
             let _ = recording_id.parse::<audio::domain::RecordingId>();
