@@ -236,7 +236,9 @@ lines += ["## The commands", "", "```sh", "bash scripts/bench", "```", "",
           "Each scale step restarts the audio instance and the gateway first, so that its memory figures start from fresh processes. ",
           "After the load steps it runs `cargo bench -p audio --bench events` against a Kafka broker it starts, `cargo bench -p registry`, "
           "and times the file list over recordings it writes to disk. The raw JSON reports of one run are in the folder it prints.", "",
-          "The profiles above come from two more commands, run apart from the benchmark:", "",
+          "The profiles and the write-pattern figures above come from three more commands, run apart from the benchmark:", "",
           "```sh", "PROFILE_DATA_DIR=/dev/shm/profile PROFILE_OUT=docs/performance bash scripts/profile 5000   # perf: CPU a chunk, top symbols, flame graphs",
-          "bash scripts/callgrind 40                                                                  # valgrind: instructions a chunk", "```", ""]
+          "bash scripts/callgrind 40                                                                  # valgrind: instructions a chunk",
+          "WRITE_PATTERN_DIR=/work/wp-data cargo bench -p audio --bench write_pattern -- 5000 120   # the disk's cost, per-recording files against a log",
+          "```", ""]
 open(os.path.join(docs, "performance.md"), "w").write("\n".join(lines) + "\n")
