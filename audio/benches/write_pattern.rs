@@ -1,5 +1,5 @@
-//! Write-pattern benchmark: what the disk costs the machine when thousands of recordings are
-//! appended to at once, in today's layout and in the layout a log-structured store would use.
+//! Write-pattern benchmark: what appending costs when thousands of recordings grow at once, in
+//! today's layout and in the layout a log-structured store would use.
 //!
 //! - `recordings`: one `.part` and one `.idx` file per recording, written through
 //!   `OpenRecording::append` (the service's own code);
@@ -15,7 +15,8 @@
 //!
 //!     WRITE_PATTERN_DIR=/var/tmp/wp cargo bench -p audio --bench write_pattern -- 5000 120
 //!
-//! The folder must be on the disk to be measured (not tmpfs); it is emptied after each layout.
+//! The folder must be on the disk to be measured (not tmpfs). The bench writes in a new folder
+//! of its own inside it, removed after each layout; nothing else there is touched.
 
 use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::FileExt;
@@ -58,7 +59,8 @@ fn main() {
     let seconds: u64 = args.get(1).map_or(60, |a| a.parse().expect("seconds"));
     let dir = PathBuf::from(
         std::env::var("WRITE_PATTERN_DIR").unwrap_or_else(|_| "target/write-pattern".into()),
-    );
+    )
+    .join(format!("write-pattern-{}", std::process::id()));
 
     println!("{sessions} recordings, one {CHUNK}-byte chunk every 250 ms each, {seconds} s per layout, in {}", dir.display());
     settle();
@@ -68,6 +70,13 @@ fn main() {
         Pattern::SegmentedLog,
     ] {
         fs::create_dir_all(&dir).expect("create the folder");
+        assert!(
+            fs::read_dir(&dir)
+                .map(|mut d| d.next().is_none())
+                .unwrap_or(false),
+            "{} is not empty",
+            dir.display()
+        );
         let steal_before = steal_and_total();
         let written = run_writers(pattern, &dir, sessions, Duration::from_secs(seconds));
         let steal_after = steal_and_total();
