@@ -1,11 +1,11 @@
 //! Write-pattern benchmark: what appending costs when thousands of recordings grow at once, in
 //! today's layout and in the layout a log-structured store would use.
 //!
-//! - `recordings`: one `.part` and one `.idx` file per recording, written through
+//! - `Recordings`: one `.part` and one `.idx` file per recording, written through
 //!   `OpenRecording::append` (the service's own code);
-//! - `shared-log`: one append-only file per writer thread, each chunk behind a 24-byte header
+//! - `SharedLog`: one append-only file per writer thread, each chunk behind a 24-byte header
 //!   (recording, seq, length): one write per chunk, whatever the recording;
-//! - `segmented-log`: the same, cut into 64 MiB segments (as Kafka cuts a partition's log).
+//! - `SegmentedLog`: the same, cut into 64 MiB segments (as Kafka cuts a partition's log).
 //!
 //! Two writer threads (the service's two arbiters) pace `sessions` recordings at one chunk every
 //! 250 ms each. Printed per layout: the writers' own CPU a chunk, how long each write took, and
@@ -44,9 +44,8 @@ enum Pattern {
 /// What one writer thread saw.
 #[derive(Default)]
 struct Written {
-    chunks: u64,
     cpu_ticks: u64,
-    /// Each write's duration in microseconds.
+    /// Each write's duration in microseconds, one entry per chunk written.
     latencies_us: Vec<u32>,
 }
 
@@ -57,6 +56,10 @@ fn main() {
         .collect();
     let sessions: usize = args.first().map_or(5_000, |a| a.parse().expect("sessions"));
     let seconds: u64 = args.get(1).map_or(60, |a| a.parse().expect("seconds"));
+    assert!(
+        sessions >= WRITERS && seconds > 0,
+        "at least {WRITERS} sessions (one per writer) and 1 second, got {sessions} and {seconds}"
+    );
     let dir = PathBuf::from(
         std::env::var("WRITE_PATTERN_DIR").unwrap_or_else(|_| "target/write-pattern".into()),
     )
@@ -136,7 +139,6 @@ fn paced(
         written
             .latencies_us
             .push(began.elapsed().as_micros() as u32);
-        written.chunks += 1;
     }
     written.cpu_ticks = thread_cpu_ticks() - ticks_before;
     written
@@ -182,6 +184,7 @@ fn write_log(
     let mut segment = 0;
     let mut log = open(segment);
     let mut record = vec![7u8; HEADER + CHUNK];
+    record[16..24].copy_from_slice(&(CHUNK as u64).to_le_bytes());
     let mut end = 0u64;
     paced(count, start, run, |i, seq| {
         if end + record.len() as u64 > segment_bytes {
@@ -191,7 +194,6 @@ fn write_log(
         }
         record[..8].copy_from_slice(&(i as u64).to_le_bytes());
         record[8..16].copy_from_slice(&seq.to_le_bytes());
-        record[16..24].copy_from_slice(&(CHUNK as u64).to_le_bytes());
         log.write_all_at(&record, end).expect("append to the log");
         end += record.len() as u64;
     })
@@ -227,7 +229,7 @@ fn report(
     (steal0, total0): (u64, u64),
     (steal1, total1): (u64, u64),
 ) {
-    let chunks: u64 = written.iter().map(|w| w.chunks).sum();
+    let chunks = written.iter().map(|w| w.latencies_us.len()).sum::<usize>() as u64;
     let ticks: u64 = written.iter().map(|w| w.cpu_ticks).sum();
     let mut latencies: Vec<u32> = written
         .iter()
