@@ -1,5 +1,6 @@
-# Helpers for the measuring scripts (scripts/bench, scripts/profile, scripts/callgrind), sourced
-# after they have set $bin to the folder of the release binaries.
+# Helpers for the scripts that start the services (scripts/bench, scripts/profile,
+# scripts/callgrind, scripts/schemathesis), sourced from the project's root. `healthy` needs
+# $bin, the folder of the binaries.
 
 # A free TCP port on 127.0.0.1.
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
