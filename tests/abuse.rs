@@ -281,6 +281,23 @@ async fn a_flood_of_registrations_stops_at_the_limit_and_the_registered_are_serv
     assert!(rss_mib < 200, "{rss_mib} MiB");
 }
 
+/// `audio_outbox_pending` from the service's `/metrics`, or `None` if it cannot be read.
+async fn outbox_pending(base: &str) -> Option<u64> {
+    let mut response = awc::Client::new()
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .ok()?;
+    let body = response.body().await.ok()?;
+    std::str::from_utf8(&body)
+        .ok()?
+        .lines()
+        .find_map(|line| line.strip_prefix("audio_outbox_pending "))?
+        .trim()
+        .parse()
+        .ok()
+}
+
 /// A folder bind-mounted on itself, so that it can be made read-only and writable again.
 struct Remountable(PathBuf);
 
@@ -300,18 +317,30 @@ impl Remountable {
         Self(path.to_owned())
     }
 
+    /// The kernel refuses a read-only remount ("mount point is busy") while any file under it
+    /// is open for writing, so a refusal is tried again for up to 5 s before the test fails.
     fn set_read_only(&self, read_only: bool) {
         let option = if read_only {
             "remount,bind,ro"
         } else {
             "remount,bind,rw"
         };
-        let status = Command::new("mount")
-            .args(["-o", option])
-            .arg(&self.0)
-            .status()
-            .unwrap();
-        assert!(status.success(), "mount -o {option} failed");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let status = Command::new("mount")
+                .args(["-o", option])
+                .arg(&self.0)
+                .status()
+                .unwrap();
+            if status.success() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "mount -o {option} failed for 5 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 }
 
@@ -338,6 +367,12 @@ async fn a_read_only_data_folder_is_a_clear_error_and_loses_nothing_accepted() {
         get_json(&format!("{base}/api/recordings/{id}"))
             .await
             .is_some_and(|meta| meta["status"] == "ready" || meta["status"] == "failed")
+    })
+    .await;
+    // The `processed` event is written to the outbox after the status changes; the folder is
+    // quiet only once both events have been delivered and removed.
+    until(Duration::from_secs(20), "the outbox empty", || async {
+        outbox_pending(&base).await == Some(0)
     })
     .await;
     let processed = std::fs::read(data.0.join("recordings").join(&name)).unwrap();
