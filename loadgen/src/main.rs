@@ -14,6 +14,8 @@ use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
 
+mod verify;
+
 #[derive(Debug, Clone, Parser)]
 #[command(
     name = "loadgen",
@@ -374,33 +376,30 @@ fn main() {
             let client = awc::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .finish();
-            let checks = results
+            // Results are in session order (`join_all`), so the index gives each its payload.
+            let checks: Vec<verify::Expected> = results
                 .iter()
-                .filter(|r| r.completed)
-                .filter_map(|r| r.recording_id.as_ref().map(|id| (id, r)));
-            let outcomes: Vec<bool> = futures_util::stream::iter(checks)
-                .map(|(id, result)| {
-                    let request = client
-                        .get(format!("{verify_base}/api/recordings/{id}"))
-                        .send();
-                    let expected = (result.sent * args.chunk_bytes as u64, result.sent);
-                    async move {
-                        let Ok(mut response) = request.await else {
-                            return false;
-                        };
-                        let Ok(meta) = response.json::<serde_json::Value>().await else {
-                            return false;
-                        };
-                        // Load chunks are not WebM: post-processing leaves them as they are.
-                        meta["size"].as_u64() == Some(expected.0)
-                            && meta["chunks"].as_u64() == Some(expected.1)
-                    }
+                .enumerate()
+                .filter(|(_, r)| r.completed)
+                .filter_map(|(index, r)| {
+                    Some(verify::Expected {
+                        recording_id: r.recording_id.as_deref()?,
+                        chunk: payload(index, args.chunk_bytes),
+                        chunks: r.sent,
+                    })
                 })
-                .buffer_unordered(64)
+                .collect();
+            let mismatches: Vec<Option<verify::Mismatch>> = futures_util::stream::iter(&checks)
+                .map(|expected| verify::check(&client, &verify_base, expected))
+                .buffer_unordered(16)
                 .collect()
                 .await;
-            verified = outcomes.len();
-            corrupted = outcomes.iter().filter(|ok| !**ok).count();
+            verified = mismatches.len();
+            let bad: Vec<verify::Mismatch> = mismatches.into_iter().flatten().collect();
+            corrupted = bad.len();
+            for mismatch in bad.iter().take(5) {
+                eprintln!("loadgen: stored recording does not match what was sent: {mismatch}");
+            }
         }
 
         let mut latencies: Vec<u32> = results
