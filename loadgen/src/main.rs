@@ -14,7 +14,10 @@ use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
 
+mod progress;
 mod verify;
+
+use progress::Progress;
 
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -58,6 +61,10 @@ struct Args {
     /// Skip checking the stored files.
     #[arg(long)]
     no_verify: bool,
+    /// Print the figures so far on stderr every this many seconds while the sessions run (0:
+    /// never).
+    #[arg(long, default_value_t = 10)]
+    progress_s: u64,
     /// Where to write the report as JSON.
     #[arg(long)]
     report: Option<std::path::PathBuf>,
@@ -139,7 +146,23 @@ fn payload(session: usize, size: usize) -> Vec<u8> {
         .collect()
 }
 
-async fn run_session(index: usize, args: Arc<Args>, start_at: Instant) -> SessionResult {
+async fn run_session(
+    index: usize,
+    args: Arc<Args>,
+    start_at: Instant,
+    progress: Arc<Progress>,
+) -> SessionResult {
+    let result = stream_session(index, &args, start_at, &progress).await;
+    progress.finished(result.errors);
+    result
+}
+
+async fn stream_session(
+    index: usize,
+    args: &Args,
+    start_at: Instant,
+    progress: &Progress,
+) -> SessionResult {
     let mut result = SessionResult::default();
     let delay = if args.sessions > 1 {
         Duration::from_secs(args.ramp_up_s).mul_f64(index as f64 / args.sessions as f64)
@@ -165,7 +188,10 @@ async fn run_session(index: usize, args: Arc<Args>, start_at: Instant) -> Sessio
         return result;
     }
     match next_reply(&mut socket, Duration::from_secs(20)).await {
-        Some(reply) if reply.kind == "started" => result.recording_id = reply.recording_id,
+        Some(reply) if reply.kind == "started" => {
+            result.recording_id = reply.recording_id;
+            progress.connected();
+        }
         _ => {
             result.errors += 1;
             return result;
@@ -210,7 +236,7 @@ async fn run_session(index: usize, args: Arc<Args>, start_at: Instant) -> Sessio
                 }
             }
             frame = socket.next() => {
-                if !handle_frame(frame, &mut socket, &sent_at, &mut result).await {
+                if !handle_frame(frame, &mut socket, &sent_at, &mut result, progress).await {
                     break;
                 }
             }
@@ -222,7 +248,7 @@ async fn run_session(index: usize, args: Arc<Args>, start_at: Instant) -> Sessio
     while result.acked < result.sent && Instant::now() < drain_until {
         match actix_rt::time::timeout(drain_until - Instant::now(), socket.next()).await {
             Ok(frame) => {
-                if !handle_frame(frame, &mut socket, &sent_at, &mut result).await {
+                if !handle_frame(frame, &mut socket, &sent_at, &mut result, progress).await {
                     break;
                 }
             }
@@ -258,15 +284,16 @@ async fn handle_frame(
     socket: &mut Socket,
     sent_at: &[Instant],
     result: &mut SessionResult,
+    progress: &Progress,
 ) -> bool {
     match frame {
         Some(Ok(ws::Frame::Text(text))) => {
             match serde_json::from_slice::<Reply>(&text) {
                 Ok(reply) if reply.kind == "ack" => {
                     if let Some(at) = reply.seq.and_then(|seq| sent_at.get(seq as usize)) {
-                        result
-                            .latencies_us
-                            .push(at.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                        let latency_us = at.elapsed().as_micros().min(u32::MAX as u128) as u32;
+                        result.latencies_us.push(latency_us);
+                        progress.acked(latency_us);
                         result.sent_at_acked.push(*at);
                         result.acked += 1;
                     }
@@ -334,18 +361,29 @@ fn main() {
             (0..threads).map(|_| actix_rt::Arbiter::new()).collect();
         let started = Instant::now();
         let start_at = started + Duration::from_millis(200);
+        let progress = Arc::new(Progress::default());
         let mut receivers = Vec::new();
         for index in 0..args.sessions {
             let (tx, rx) = tokio::sync::oneshot::channel();
-            let args = args.clone();
+            let (args, progress) = (args.clone(), progress.clone());
             // The session's future is not Send (awc); it is created on the arbiter's thread.
             arbiters[index % threads].spawn_fn(move || {
                 actix_rt::spawn(async move {
-                    let _ = tx.send(run_session(index, args, start_at).await);
+                    let _ = tx.send(run_session(index, args, start_at, progress).await);
                 });
             });
             receivers.push(rx);
         }
+        let reporter = (args.progress_s > 0).then(|| {
+            let (every, sessions) = (Duration::from_secs(args.progress_s), args.sessions);
+            actix_rt::spawn(async move {
+                let mut ticks = actix_rt::time::interval_at((started + every).into(), every);
+                loop {
+                    ticks.tick().await;
+                    eprintln!("{}", progress.line(started.elapsed(), sessions));
+                }
+            })
+        });
         let results: Vec<SessionResult> =
             match actix_rt::time::timeout(max_total, futures_util::future::join_all(receivers))
                 .await
@@ -359,6 +397,9 @@ fn main() {
                 }
             };
         let wall = started.elapsed();
+        if let Some(reporter) = reporter {
+            reporter.abort();
+        }
         for arbiter in arbiters {
             arbiter.stop();
         }

@@ -104,6 +104,8 @@ fn every_chunk_is_acked_and_every_recording_checked_byte_for_byte() {
             "50",
             "--chunk-bytes",
             "3000",
+            "--progress-s",
+            "1",
         ];
         args.extend(frames);
         let (output, r) = loadgen(&audio, &report, &args);
@@ -120,6 +122,16 @@ fn every_chunk_is_acked_and_every_recording_checked_byte_for_byte() {
         assert_eq!(r["files_corrupted"], 0, "{r}");
         assert!(r["ack_latency_ms_p99"].as_f64().unwrap() > 0.0, "{r}");
         assert!(stdout.contains("lost 0"), "{stdout}");
+        // A line a second while the sessions run, the later ones with chunks acked.
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let acked: Vec<u64> = stderr
+            .lines()
+            .filter(|line| line.contains("sessions connected"))
+            .filter_map(|line| line.split("; ").nth(1)?.split(' ').next()?.parse().ok())
+            .collect();
+        assert!(acked.len() >= 2, "progress lines: {stderr}");
+        assert!(acked.windows(2).all(|w| w[0] <= w[1]), "{stderr}");
+        assert!(*acked.last().unwrap() > 0, "{stderr}");
     }
 }
 
