@@ -1,7 +1,12 @@
 //! The end-of-run check: every completed recording is downloaded and compared, byte by byte,
 //! with what its session sent (its metadata's size and chunk count first).
 
+use std::time::Duration;
+
 use futures_util::StreamExt;
+
+use crate::args::Args;
+use crate::session::{payload, SessionResult};
 
 /// What one session left on the server, as the check needs it.
 pub struct Expected<'a> {
@@ -27,6 +32,46 @@ impl std::fmt::Display for Mismatch {
             Mismatch::Bytes(why) => write!(f, "bytes: {why}"),
         }
     }
+}
+
+/// Checks every completed session's recording (16 at a time) through the REST API: `--http`, or
+/// the WebSocket URL's origin. Returns how many were checked and how many differ, and names the
+/// first five that differ on stderr.
+pub async fn check_all(args: &Args, results: &[SessionResult]) -> (usize, usize) {
+    let base = args.http.clone().unwrap_or_else(|| {
+        let http = args
+            .url
+            .replacen("ws://", "http://", 1)
+            .replacen("wss://", "https://", 1);
+        http.split("/ws/").next().unwrap_or(&http).to_owned()
+    });
+    let client = awc::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .finish();
+    // Results are in session order (`join_all`), so the index gives each its payload.
+    let checks: Vec<Expected> = results
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.completed)
+        .filter_map(|(index, r)| {
+            Some(Expected {
+                recording_id: r.recording_id.as_deref()?,
+                chunk: payload(index, args.chunk_bytes),
+                chunks: r.sent,
+            })
+        })
+        .collect();
+    let mismatches: Vec<Option<Mismatch>> = futures_util::stream::iter(&checks)
+        .map(|expected| check(&client, &base, expected))
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    let checked = mismatches.len();
+    let differing: Vec<Mismatch> = mismatches.into_iter().flatten().collect();
+    for mismatch in differing.iter().take(5) {
+        eprintln!("loadgen: stored recording does not match what was sent: {mismatch}");
+    }
+    (checked, differing.len())
 }
 
 /// Checks one recording through the REST API at `base`: its metadata, then its file, streamed
