@@ -30,9 +30,21 @@ def rss(label):
 
 
 def machine(label):
-    """How busy the whole machine was during a run, and the hypervisor's share (steal)."""
-    cpu = load(f"{label}.cpu")
+    """How busy the whole machine was during a run, and the hypervisor's share (steal): while
+    the sessions ran, as the load generator measured it, or (results from before it did) over
+    the whole run, the file checks included, as the bench measured it."""
+    report = load(label) or {}
+    cpu = report.get("machine_cpu_during_sessions") or load(f"{label}.cpu")
     return f"{cpu['user'] + cpu['system']:.0f} / {cpu['steal']:.0f}" if cpu else "-"
+
+
+def busy_span():
+    """What the busy / steal column covers in these results."""
+    labels = [n[:-5] for n in os.listdir(results) if n.startswith("scale-") and n.endswith(".json")
+              and not n.endswith(".idle.json") and not n.endswith(".cpu.json")]
+    if labels and all((load(label) or {}).get("machine_cpu_during_sessions") for label in labels):
+        return "from the first session's start to the last one's end (ramp-up included, the file checks after it left out)"
+    return "over the whole run, ramp-up and file checks included"
 
 
 def text(name):
@@ -139,8 +151,8 @@ lines += ["", "## Scale: concurrent sessions through the gateway", "",
           "Each step holds the sessions for the run's duration; the target is p99 ack latency under 100 ms with nothing lost. "
           "`disk` rows keep the recordings on this machine's disk (ext4 on a virtual disk); `tmpfs` rows keep them in memory, "
           "which takes the kernel's writeback out of the picture. The last column is the p99 of the chunks sent in each 10 s "
-          "of the run (ramp-up first, the end of the recordings last). The busy / steal column is the whole machine's CPU over the "
-          "whole run, ramp-up and file checks included, so it averages short bursts away (steal is the hypervisor's share).", "",
+          "of the run (ramp-up first, the end of the recordings last). The busy / steal column is the whole machine's CPU "
+          f"{busy_span()}, so it averages short bursts away (steal is the hypervisor's share).", "",
           "| storage | frames | sessions | completed | chunks/s | ack p50 ms | ack p99 ms | max ms | lost | corrupted | peak RSS audio MiB | peak RSS gateway MiB | machine busy / steal % | p99 per 10 s, ms |",
           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
 scale = {"binary": [], "json": [], "tmpfs": []}

@@ -10,12 +10,14 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 mod args;
+mod machine;
 mod progress;
 mod report;
 mod session;
 mod verify;
 
 use args::Args;
+use machine::{CpuTicks, MachineCpu};
 use progress::Progress;
 use report::Report;
 use session::{run_session, SessionResult};
@@ -68,6 +70,8 @@ fn main() {
                 }
             })
         });
+        actix_rt::time::sleep_until(start_at.into()).await;
+        let cpu_before = CpuTicks::read();
         let results: Vec<SessionResult> =
             match actix_rt::time::timeout(max_total, futures_util::future::join_all(receivers))
                 .await
@@ -81,6 +85,9 @@ fn main() {
                 }
             };
         let wall = started.elapsed();
+        let machine_cpu = cpu_before
+            .zip(CpuTicks::read())
+            .and_then(|(before, after)| MachineCpu::between(before, after));
         if let Some(reporter) = reporter {
             reporter.abort();
         }
@@ -93,7 +100,14 @@ fn main() {
         } else {
             verify::check_all(&args, &results).await
         };
-        Report::new(&args, &results, start_at, (verified, corrupted), wall)
+        Report::new(
+            &args,
+            &results,
+            start_at,
+            (verified, corrupted),
+            wall,
+            machine_cpu,
+        )
     });
     report.print();
     let json = serde_json::to_string_pretty(&report).unwrap_or_default();

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::args::Args;
+use crate::machine::MachineCpu;
 use crate::session::SessionResult;
 
 #[derive(Debug, Serialize)]
@@ -33,6 +34,9 @@ pub struct Report {
     /// (whether the tail is the ramp-up's, the steady state's or the end's).
     pub ack_latency_ms_p99_by_10s: Vec<f64>,
     pub wall_s: f64,
+    /// The whole machine's CPU from the first session's start to the last one's end (the
+    /// end-of-run check left out); `null` where `/proc/stat` cannot be read.
+    pub machine_cpu_during_sessions: Option<MachineCpu>,
 }
 
 impl Report {
@@ -44,6 +48,7 @@ impl Report {
         start_at: Instant,
         (verified, corrupted): (usize, usize),
         wall: Duration,
+        machine_cpu: Option<MachineCpu>,
     ) -> Self {
         let mut latencies: Vec<u32> = results
             .iter()
@@ -93,6 +98,7 @@ impl Report {
             ack_latency_ms_max: percentile(&latencies, 1.0),
             ack_latency_ms_p99_by_10s: by_window,
             wall_s: wall.as_secs_f64(),
+            machine_cpu_during_sessions: machine_cpu,
         }
     }
 

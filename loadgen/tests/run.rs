@@ -121,6 +121,16 @@ fn every_chunk_is_acked_and_every_recording_checked_byte_for_byte() {
         assert_eq!(r["files_verified"], 6, "{r}");
         assert_eq!(r["files_corrupted"], 0, "{r}");
         assert!(r["ack_latency_ms_p99"].as_f64().unwrap() > 0.0, "{r}");
+        let cpu = &r["machine_cpu_during_sessions"];
+        let shares: f64 = ["user", "system", "idle", "steal"]
+            .iter()
+            .map(|k| cpu[k].as_f64().unwrap())
+            .sum();
+        assert!((99.0..=100.0).contains(&shares), "{cpu}");
+        assert!(
+            cpu["user"].as_f64().unwrap() + cpu["system"].as_f64().unwrap() > 0.0,
+            "{cpu}"
+        );
         assert!(stdout.contains("lost 0"), "{stdout}");
         // A line a second while the sessions run, the later ones with chunks acked.
         let stderr = String::from_utf8_lossy(&output.stderr);
