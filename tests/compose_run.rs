@@ -35,6 +35,14 @@ struct Service {
     child: Child,
 }
 
+/// A test that fails half-way leaves no service running.
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn start(compose: &Value, name: &str, map: &dyn Fn(&str, String) -> Option<String>) -> Service {
     let service = &compose["services"][name];
     let command: Vec<String> = service["command"]

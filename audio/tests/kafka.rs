@@ -374,7 +374,7 @@ impl Drop for OwnBroker {
 }
 
 /// Starts the `audio` binary as a real process; answers it and its address.
-fn audio_process(data: &Path, brokers: &str, group: &str) -> (Child, String) {
+fn audio_process(data: &Path, brokers: &str, group: &str) -> (AudioProcess, String) {
     audio_process_with(data, brokers, group, &[])
 }
 
@@ -383,7 +383,7 @@ fn audio_process_with(
     brokers: &str,
     group: &str,
     env: &[(&str, &str)],
-) -> (Child, String) {
+) -> (AudioProcess, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_audio"))
         .args(["--port", "0", "--data-dir"])
         .arg(data)
@@ -412,7 +412,32 @@ fn audio_process_with(
     let address = rx
         .recv_timeout(Duration::from_secs(30))
         .expect("audio logs its address");
-    (child, address)
+    (AudioProcess(child), address)
+}
+
+/// An audio service process, killed when dropped: a test that fails half-way leaves no service
+/// running.
+struct AudioProcess(Child);
+
+impl std::ops::Deref for AudioProcess {
+    type Target = Child;
+
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for AudioProcess {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for AudioProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 #[actix_rt::test]
