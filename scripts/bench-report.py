@@ -29,22 +29,12 @@ def rss(label):
     return rows, (max((r[1] for r in rows), default=0), max((r[2] for r in rows), default=0))
 
 
-def machine(label):
+def machine(label, report):
     """How busy the whole machine was during a run, and the hypervisor's share (steal): while
-    the sessions ran, as the load generator measured it, or (results from before it did) over
-    the whole run, the file checks included, as the bench measured it."""
-    report = load(label) or {}
+    the sessions ran, as the load generator measured it (`report`), or (results from before it
+    did) over the whole run, the file checks included, as the bench measured it."""
     cpu = report.get("machine_cpu_during_sessions") or load(f"{label}.cpu")
     return f"{cpu['user'] + cpu['system']:.0f} / {cpu['steal']:.0f}" if cpu else "-"
-
-
-def busy_span():
-    """What the busy / steal column covers in these results."""
-    labels = [n[:-5] for n in os.listdir(results) if n.startswith("scale-") and n.endswith(".json")
-              and not n.endswith(".idle.json") and not n.endswith(".cpu.json")]
-    if labels and all((load(label) or {}).get("machine_cpu_during_sessions") for label in labels):
-        return "from the first session's start to the last one's end (ramp-up included, the file checks after it left out)"
-    return "over the whole run, ramp-up and file checks included"
 
 
 def text(name):
@@ -100,7 +90,7 @@ for label in ("direct", "gateway", "nginx"):
         continue
     compare[label] = r
     lines.append(f"| {label} | {r['sessions_completed']}/{r['sessions_requested']} | {r['chunks_per_s']:.0f} | {r['megabytes_per_s']:.2f} | "
-                 f"{r['ack_latency_ms_p50']:.2f} | {r['ack_latency_ms_p99']:.2f} | {r['ack_latency_ms_max']:.1f} | {r['chunks_lost']} | {r['files_corrupted']} | {r['errors']} | {machine(label)} |")
+                 f"{r['ack_latency_ms_p50']:.2f} | {r['ack_latency_ms_p99']:.2f} | {r['ack_latency_ms_max']:.1f} | {r['chunks_lost']} | {r['files_corrupted']} | {r['errors']} | {machine(label, r)} |")
 if "direct" in compare and "gateway" in compare:
     d, g = compare["direct"], compare["gateway"]
     lines += ["", f"Gateway / direct: throughput {g['chunks_per_s'] / max(d['chunks_per_s'], 1):.2f}, "
@@ -139,7 +129,7 @@ if saturation:
     for (label, round_), r in saturation_runs.items():
         lines.append(f"| {label} | {round_} | {r['sessions_completed']}/{r['sessions_requested']} | {r['chunks_per_s']:.0f} | {r['megabytes_per_s']:.2f} | "
                      f"{r['ack_latency_ms_p50']:.2f} | {r['ack_latency_ms_p99']:.2f} | {r['chunks_lost']} | {r['files_corrupted']} | {r['errors']} | "
-                     f"{machine(f'saturation-{label}-{round_}')} |")
+                     f"{machine(f'saturation-{label}-{round_}', r)} |")
     lines += [""]
     for a, b in (("gateway", "direct"), ("gateway-tcp", "direct"), ("gateway", "nginx"), ("nginx", "direct")):
         rounds = saturation_ratios(a, b)
@@ -147,15 +137,8 @@ if saturation:
             lines.append(f"{a.capitalize()} / {b}: " + ", ".join(f"{x:.2f}" for x in rounds) + " (round by round); "
                          f"{saturation[a]['chunks_per_s'] / max(saturation[b]['chunks_per_s'], 1):.2f} best against best.")
 
-lines += ["", "## Scale: concurrent sessions through the gateway", "",
-          "Each step holds the sessions for the run's duration; the target is p99 ack latency under 100 ms with nothing lost. "
-          "`disk` rows keep the recordings on this machine's disk (ext4 on a virtual disk); `tmpfs` rows keep them in memory, "
-          "which takes the kernel's writeback out of the picture. The last column is the p99 of the chunks sent in each 10 s "
-          "of the run (ramp-up first, the end of the recordings last). The busy / steal column is the whole machine's CPU "
-          f"{busy_span()}, so it averages short bursts away (steal is the hypervisor's share).", "",
-          "| storage | frames | sessions | completed | chunks/s | ack p50 ms | ack p99 ms | max ms | lost | corrupted | peak RSS audio MiB | peak RSS gateway MiB | machine busy / steal % | p99 per 10 s, ms |",
-          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
 scale = {"binary": [], "json": [], "tmpfs": []}
+scale_rows = []
 for frames, pattern in (("binary", "scale-binary"), ("json", "scale-json"), ("tmpfs", "tmpfs-binary")):
     paths = [p for p in glob.glob(os.path.join(results, f"{pattern}-*.json")) if not p.endswith((".idle.json", ".cpu.json"))]
     for path in sorted(paths, key=lambda p: int(p.rsplit("-", 1)[1][:-5])):
@@ -165,9 +148,23 @@ for frames, pattern in (("binary", "scale-binary"), ("json", "scale-json"), ("tm
         scale[frames].append((r["sessions_requested"], r, audio_peak, gateway_peak))
         storage, kind = ("tmpfs", "binary") if frames == "tmpfs" else ("disk", frames)
         windows = " ".join(f"{w:.0f}" for w in r.get("ack_latency_ms_p99_by_10s", []))
-        lines.append(f"| {storage} | {kind} | {r['sessions_requested']} | {r['sessions_completed']} | {r['chunks_per_s']:.0f} | {r['ack_latency_ms_p50']:.2f} | "
-                     f"{r['ack_latency_ms_p99']:.2f} | {r['ack_latency_ms_max']:.1f} | {r['chunks_lost']} | {r['files_corrupted']} | "
-                     f"{audio_peak / 1024:.0f} | {gateway_peak / 1024:.0f} | {machine(label)} | {windows} |")
+        scale_rows.append(f"| {storage} | {kind} | {r['sessions_requested']} | {r['sessions_completed']} | {r['chunks_per_s']:.0f} | {r['ack_latency_ms_p50']:.2f} | "
+                          f"{r['ack_latency_ms_p99']:.2f} | {r['ack_latency_ms_max']:.1f} | {r['chunks_lost']} | {r['files_corrupted']} | "
+                          f"{audio_peak / 1024:.0f} | {gateway_peak / 1024:.0f} | {machine(label, r)} | {windows} |")
+# The busy / steal column covers the sessions only if every scale step's report measured them.
+scale_reports = [r for rows in scale.values() for _, r, _, _ in rows]
+busy_span = ("from the first session's start to the last one's end (ramp-up included, the file checks after it left out)"
+             if scale_reports and all(r.get("machine_cpu_during_sessions") for r in scale_reports)
+             else "over the whole run, ramp-up and file checks included")
+lines += ["", "## Scale: concurrent sessions through the gateway", "",
+          "Each step holds the sessions for the run's duration; the target is p99 ack latency under 100 ms with nothing lost. "
+          "`disk` rows keep the recordings on this machine's disk (ext4 on a virtual disk); `tmpfs` rows keep them in memory, "
+          "which takes the kernel's writeback out of the picture. The last column is the p99 of the chunks sent in each 10 s "
+          "of the run (ramp-up first, the end of the recordings last). The busy / steal column is the whole machine's CPU "
+          f"{busy_span}, so it averages short bursts away (steal is the hypervisor's share).", "",
+          "| storage | frames | sessions | completed | chunks/s | ack p50 ms | ack p99 ms | max ms | lost | corrupted | peak RSS audio MiB | peak RSS gateway MiB | machine busy / steal % | p99 per 10 s, ms |",
+          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+lines += scale_rows
 
 
 def largest_ok(rows):
