@@ -48,7 +48,7 @@ async fn dispatch(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
     if upgrade {
-        proxy::websocket::forward(req, payload, &state, &client, route).await
+        proxy::websocket::forward(req, &state, &client, route).await
     } else {
         proxy::http::forward(req, payload, &state, &client, route).await
     }

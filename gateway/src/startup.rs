@@ -1,19 +1,28 @@
 //! Builds the gateway from its settings: discovery, balancer and metrics actors, the routes,
 //! and the HTTP server (port 0 allowed). It registers itself as `GATEWAY`.
+//!
+//! The server is actix-http's, built here rather than through `HttpServer`, because only
+//! actix-http can hand a WebSocket upgrade over with its connection (`proxy::upgrade`); every
+//! request still goes through the same actix-web `App`.
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::time::Duration;
 
 use actix::{Actor, Addr};
-use actix_web::dev::{Server, ServerHandle};
-use actix_web::{web, App, HttpServer};
+use actix_http::HttpService;
+use actix_service::{fn_factory, fn_service, map_config, IntoServiceFactory, ServiceFactory};
+use actix_web::body::MessageBody;
+use actix_web::dev::{AppConfig, Server, ServerHandle, ServiceRequest, ServiceResponse};
+use actix_web::{web, App};
 use registry::client::{Deregister, Discovery, InstanceSpec, Registration, RegistryEndpoint};
 
 use crate::balancer::Balancer;
 use crate::client::{upstream_client, LocalSockets};
 use crate::config::Settings;
 use crate::metrics::Metrics;
+use crate::proxy::upgrade;
 use crate::route::{RouteError, RouteTable};
 use crate::routes;
 
@@ -77,24 +86,42 @@ impl Application {
             .filter(|o| !o.is_empty())
             .map(str::to_owned)
             .collect();
-        let mut server = HttpServer::new(move || {
+        let make_app = move || {
             let client = upstream_client(connect_timeout, request_timeout, local.clone());
-            App::new()
-                .wrap(cors(&cors_origins))
-                .app_data(state.clone())
-                .app_data(web::Data::new(client))
-                .configure(routes::configure)
-        })
-        // Small writes (acks, pongs) go out at once instead of behind delayed ACKs.
-        .tcp_nodelay(true)
-        .listen(listener)?
-        .shutdown_timeout(5);
+            app(state.clone(), client, &cors_origins)
+        };
+        let mut server = Server::build().shutdown_timeout(5);
         if settings.workers > 0 {
             server = server.workers(settings.workers);
         }
         if !settings.handle_signals {
             server = server.disable_signals();
         }
+        let server = server.listen("gateway", listener, move || {
+            let upgrade_app = make_app.clone();
+            // Each worker's upgrades have an app of their own: a service is not shared between
+            // the dispatcher and the upgrade handler.
+            let upgrade = fn_factory(move || {
+                let app = upgrade_app().into_factory();
+                async move {
+                    let app = Rc::new(app.new_service(AppConfig::default()).await?);
+                    Ok::<_, ()>(fn_service(move |(req, framed)| {
+                        upgrade::serve(Rc::clone(&app), req, framed)
+                    }))
+                }
+            });
+            HttpService::build()
+                .client_request_timeout(Duration::from_secs(5))
+                .client_disconnect_timeout(Duration::from_secs(1))
+                // Small writes (acks, pongs) go out at once instead of behind delayed ACKs.
+                .tcp_nodelay(true)
+                .local_addr(address)
+                .upgrade(upgrade)
+                .finish(map_config(make_app().into_factory(), |()| {
+                    AppConfig::default()
+                }))
+                .tcp()
+        })?;
         let host = if settings.host == "0.0.0.0" {
             "127.0.0.1".to_owned()
         } else {
@@ -131,6 +158,27 @@ impl Application {
         }
         result
     }
+}
+
+/// The gateway's routes and middleware, one per worker (and one more for its upgrades).
+fn app(
+    state: web::Data<GatewayState>,
+    client: awc::Client,
+    cors_origins: &[String],
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .wrap(cors(cors_origins))
+        .app_data(state)
+        .app_data(web::Data::new(client))
+        .configure(routes::configure)
 }
 
 fn cors(origins: &[String]) -> actix_cors::Cors {

@@ -1,11 +1,13 @@
-//! Proxying: plain HTTP requests (`http.rs`) and WebSockets (`websocket.rs` makes the upgrades,
-//! `tunnel.rs` relays the bytes, one actor per socket, `frames.rs` follows frame boundaries).
+//! Proxying: plain HTTP requests (`http.rs`) and WebSockets (`upgrade.rs` takes the client's
+//! connection over, `websocket.rs` makes the upstream's upgrade, `relay.rs` relays the bytes, one
+//! future per socket, `frames.rs` follows frame boundaries).
 //! Both pick an instance through the `Balancer` and report how it went.
 
 pub mod frames;
 pub mod headers;
 pub mod http;
-pub mod tunnel;
+pub mod relay;
+pub mod upgrade;
 pub mod websocket;
 
 use actix_web::HttpRequest;

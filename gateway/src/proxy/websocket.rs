@@ -1,14 +1,16 @@
 //! WebSocket proxying: the client's upgrade is checked, then an instance's upgrade is made
 //! (another instance is tried if one cannot be reached or refuses, before the client has seen a
-//! byte), then the client gets its 101 and a `WsTunnel` relays the bytes both ways.
+//! byte), then the upstream is left in the request's `TunnelSlot`: `upgrade::serve` sends the
+//! client its 101 and relays the bytes both ways.
 
 use actix_web::http::header::SEC_WEBSOCKET_PROTOCOL;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
 use awc::error::{SendRequestError, WsClientError};
 
 use super::headers::{forwarded, request_id};
-use super::tunnel::WsTunnel;
+use super::relay::{SocketGuard, Upstream};
+use super::upgrade::TunnelSlot;
 use super::{choose, report, upstream_url, MAX_ATTEMPTS};
 use crate::balancer::Attempt;
 use crate::error::GatewayError;
@@ -17,7 +19,6 @@ use crate::startup::GatewayState;
 
 pub async fn forward(
     req: HttpRequest,
-    payload: web::Payload,
     state: &GatewayState,
     client: &awc::Client,
     route: &Route,
@@ -25,6 +26,15 @@ pub async fn forward(
     // A bad upgrade is the client's error, found before any instance is used.
     let mut handshake =
         ws::handshake(&req).map_err(|err| GatewayError::BadUpgrade(err.to_string()))?;
+    // Only a request actix-http treated as an upgrade carries the slot; one that also declares a
+    // chunked body is not.
+    let slot = req
+        .extensions()
+        .get::<TunnelSlot>()
+        .cloned()
+        .ok_or_else(|| {
+            GatewayError::BadUpgrade("an upgrade request cannot have a chunked body".to_owned())
+        })?;
     let target = route.target();
     let id = request_id(&req);
     let mut tried = Vec::new();
@@ -66,15 +76,16 @@ pub async fn forward(
                     matches!(target, Target::Service(_)).then(|| upstream.instance_id.clone());
                 // The upstream's socket, and whatever was read past its 101 (its first frames).
                 let parts = framed.into_parts();
-                let body = WsTunnel::start(
-                    payload,
-                    parts.io,
-                    parts.read_buf.freeze(),
-                    counted,
-                    state.balancer.clone(),
-                    state.metrics.clone(),
-                );
-                return Ok(handshake.streaming(body));
+                slot.put(Upstream {
+                    io: parts.io,
+                    early: parts.read_buf.freeze(),
+                    guard: SocketGuard::open(
+                        counted,
+                        state.balancer.clone(),
+                        state.metrics.clone(),
+                    ),
+                });
+                return Ok(handshake.finish());
             }
             Err(err) => {
                 // A refused connection or an instance that would not upgrade (503 when full,

@@ -1,0 +1,339 @@
+//! One proxied WebSocket once both upgrades are done: the client's socket and the upstream's,
+//! owned by one future that moves each side's bytes to the other as they are (frames are neither
+//! decoded nor re-encoded, so text, binary, fragments, ping/pong and close codes cannot change).
+//!
+//! Why a future of its own rather than actix-web's request body and response stream: a chunk
+//! then costs one read and one write, straight from a buffer on the stack, in the task that
+//! owns the connection. Through actix-web it was copied into the dispatcher's buffers, handed to
+//! an actor in another task and written from there, and every idle socket kept the dispatcher's
+//! read and write buffers.
+//!
+//! Back-pressure is end to end: a side's next read waits until what was read before has been
+//! written to the other side, so a slow side slows the other through TCP and the gateway holds
+//! at most one read (16 KiB) a direction. When one side vanishes without a close frame, the
+//! other gets a close 1001 (going away), if it would not land inside a frame.
+
+use std::future::Future;
+use std::io;
+use std::mem::MaybeUninit;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use actix::Addr;
+use bytes::Bytes;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::{sleep, Sleep};
+
+use super::frames::{close_frame, FrameTracker};
+use crate::balancer::{Balancer, SocketCount};
+use crate::metrics::{Metrics, WebSocketChange};
+
+/// The most read from a side at once.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Reads a direction makes in one poll before the task yields to other connections.
+const READS_PER_POLL: usize = 8;
+
+/// How long a side may leave bytes for it unwritten before the socket is given up.
+const STALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Once one side has ended, how long the other has to end too.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Close code 1001: the other side has gone away.
+const GOING_AWAY: u16 = 1001;
+
+/// The open-sockets bookkeeping of one proxied socket (per instance for the balancer, and the
+/// gauge), from the upstream's upgrade until the relay ends.
+pub struct SocketGuard {
+    instance_id: Option<String>,
+    balancer: Addr<Balancer>,
+    metrics: Addr<Metrics>,
+}
+
+impl SocketGuard {
+    /// `instance_id` is the discovered instance, `None` for a route's fixed URL.
+    pub fn open(
+        instance_id: Option<String>,
+        balancer: Addr<Balancer>,
+        metrics: Addr<Metrics>,
+    ) -> Self {
+        if let Some(instance_id) = &instance_id {
+            balancer.do_send(SocketCount {
+                instance_id: instance_id.clone(),
+                opened: true,
+            });
+        }
+        metrics.do_send(WebSocketChange(true));
+        Self {
+            instance_id,
+            balancer,
+            metrics,
+        }
+    }
+}
+
+impl Drop for SocketGuard {
+    fn drop(&mut self) {
+        if let Some(instance_id) = self.instance_id.take() {
+            self.balancer.do_send(SocketCount {
+                instance_id,
+                opened: false,
+            });
+        }
+        self.metrics.do_send(WebSocketChange(false));
+    }
+}
+
+/// An upstream WebSocket ready to be relayed: its socket, what was read past its 101 (its first
+/// frames), and the bookkeeping that lasts as long as it does.
+pub struct Upstream<U> {
+    pub io: U,
+    pub early: Bytes,
+    pub guard: SocketGuard,
+}
+
+#[derive(Debug, PartialEq)]
+enum State {
+    /// Reading one side, writing the other.
+    Open,
+    /// The reading side has ended: what is left (and a farewell close) goes out, then the end
+    /// of the stream.
+    Closing,
+    Done,
+}
+
+/// One direction of the relay.
+struct Pump {
+    frames: FrameTracker,
+    /// Bytes read that the writer has not taken yet, from `written` on. Empty, with nothing
+    /// allocated, unless the writer pushed back.
+    pending: Vec<u8>,
+    written: usize,
+    write_failed: bool,
+    state: State,
+}
+
+impl Pump {
+    fn new(early: &[u8]) -> Self {
+        let mut frames = FrameTracker::default();
+        frames.feed(early);
+        Self {
+            frames,
+            pending: early.to_vec(),
+            written: 0,
+            write_failed: false,
+            state: State::Open,
+        }
+    }
+
+    fn blocked(&self) -> bool {
+        self.written < self.pending.len()
+    }
+
+    /// Writes what is pending; frees the buffer once it is all written.
+    fn poll_pending<W: AsyncWrite + Unpin>(
+        &mut self,
+        cx: &mut Context<'_>,
+        to: &mut W,
+    ) -> Poll<io::Result<()>> {
+        while self.written < self.pending.len() {
+            match Pin::new(&mut *to).poll_write(cx, &self.pending[self.written..]) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => self.written += n,
+                Poll::Ready(Err(err)) => return Poll::Ready(Err(err)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        self.pending = Vec::new();
+        self.written = 0;
+        Poll::Ready(Ok(()))
+    }
+
+    /// Moves bytes from `from` to `to` until either would block; ready once `from` has ended
+    /// (end of stream or an error) or `to` has failed.
+    fn poll_run<R, W>(&mut self, cx: &mut Context<'_>, from: &mut R, to: &mut W) -> Poll<()>
+    where
+        R: AsyncRead + Unpin,
+        W: AsyncWrite + Unpin,
+    {
+        for _ in 0..READS_PER_POLL {
+            match self.poll_pending(cx, to) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(err)) => return self.write_failed(err),
+                Poll::Pending => return Poll::Pending,
+            }
+            // Left uninitialised: `ReadBuf` hands out only the part the read filled.
+            let mut buffer = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+            let mut read = ReadBuf::uninit(&mut buffer);
+            match Pin::new(&mut *from).poll_read(cx, &mut read) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(err)) => {
+                    log::debug!("websocket read failed: {err}");
+                    return Poll::Ready(());
+                }
+                Poll::Ready(Ok(())) if read.filled().is_empty() => return Poll::Ready(()),
+                Poll::Ready(Ok(())) => {
+                    let data = read.filled();
+                    self.frames.feed(data);
+                    let mut offset = 0;
+                    while offset < data.len() {
+                        match Pin::new(&mut *to).poll_write(cx, &data[offset..]) {
+                            Poll::Ready(Ok(0)) => {
+                                return self.write_failed(io::ErrorKind::WriteZero.into())
+                            }
+                            Poll::Ready(Ok(n)) => offset += n,
+                            Poll::Ready(Err(err)) => return self.write_failed(err),
+                            Poll::Pending => {
+                                // Kept until the writer takes it; nothing more is read meanwhile.
+                                self.pending.extend_from_slice(&data[offset..]);
+                                return Poll::Pending;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // Still busy: let the other connections of this worker run first.
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    fn write_failed(&mut self, err: io::Error) -> Poll<()> {
+        log::debug!("websocket write failed: {err}");
+        self.write_failed = true;
+        Poll::Ready(())
+    }
+
+    /// The reading side has ended: `farewell` (a close frame) goes after what is pending.
+    fn start_closing(&mut self, farewell: Option<Vec<u8>>) {
+        if let Some(frame) = farewell.filter(|_| !self.write_failed) {
+            self.pending.extend_from_slice(&frame);
+        }
+        self.state = State::Closing;
+    }
+
+    /// Writes what is left, then ends the writer's stream.
+    fn poll_close<W: AsyncWrite + Unpin>(&mut self, cx: &mut Context<'_>, to: &mut W) -> Poll<()> {
+        if !self.write_failed {
+            match self.poll_pending(cx, to) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(err)) => {
+                    log::debug!("websocket write failed while closing: {err}");
+                }
+                Poll::Ready(Ok(())) => {
+                    // Shutting a socket's write side down does not wait, on TCP or Unix sockets.
+                    if let Poll::Ready(Err(err)) = Pin::new(&mut *to).poll_shutdown(cx) {
+                        log::debug!("websocket shutdown failed: {err}");
+                    }
+                }
+            }
+        }
+        self.state = State::Done;
+        Poll::Ready(())
+    }
+}
+
+/// The relay of one proxied WebSocket: ready when both directions have ended, when one has
+/// ended and the other has not within `CLOSE_TIMEOUT`, or when a side has taken nothing for
+/// `STALL_TIMEOUT`.
+pub struct Relay<C, U> {
+    client: C,
+    upstream: U,
+    /// Client to upstream.
+    outbound: Pump,
+    /// Upstream to client.
+    inbound: Pump,
+    /// Armed while a side has bytes waiting for it (rare: only a side that falls behind).
+    stall: Option<Pin<Box<Sleep>>>,
+    /// Armed once a direction has ended.
+    closing: Option<Pin<Box<Sleep>>>,
+    _guard: SocketGuard,
+}
+
+impl<C, U> Relay<C, U>
+where
+    C: AsyncRead + AsyncWrite + Unpin,
+    U: AsyncRead + AsyncWrite + Unpin,
+{
+    /// `client_early` is what the client sent past its upgrade request (its first frames).
+    pub fn new(client: C, client_early: &[u8], upstream: Upstream<U>) -> Self {
+        Self {
+            client,
+            outbound: Pump::new(client_early),
+            inbound: Pump::new(&upstream.early),
+            upstream: upstream.io,
+            stall: None,
+            closing: None,
+            _guard: upstream.guard,
+        }
+    }
+}
+
+impl<C, U> Future for Relay<C, U>
+where
+    C: AsyncRead + AsyncWrite + Unpin,
+    U: AsyncRead + AsyncWrite + Unpin,
+{
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        if this.outbound.state == State::Open
+            && this
+                .outbound
+                .poll_run(cx, &mut this.client, &mut this.upstream)
+                .is_ready()
+        {
+            // The client has gone (or the upstream took no more): the upstream gets a close
+            // 1001 unless the client closed already or the upstream has gone too.
+            let frames = &this.outbound.frames;
+            let farewell =
+                (this.inbound.state == State::Open && frames.at_boundary() && !frames.close_seen())
+                    .then(|| close_frame(GOING_AWAY, "client went away", true));
+            this.outbound.start_closing(farewell);
+        }
+        if this.inbound.state == State::Open
+            && this
+                .inbound
+                .poll_run(cx, &mut this.upstream, &mut this.client)
+                .is_ready()
+        {
+            let frames = &this.inbound.frames;
+            let farewell = (frames.at_boundary() && !frames.close_seen())
+                .then(|| close_frame(GOING_AWAY, "upstream went away", false));
+            this.inbound.start_closing(farewell);
+        }
+        if this.outbound.state == State::Closing {
+            let _ = this.outbound.poll_close(cx, &mut this.upstream);
+        }
+        if this.inbound.state == State::Closing {
+            let _ = this.inbound.poll_close(cx, &mut this.client);
+        }
+        if this.outbound.state == State::Done && this.inbound.state == State::Done {
+            return Poll::Ready(());
+        }
+        if this.outbound.state != State::Open || this.inbound.state != State::Open {
+            let closing = this
+                .closing
+                .get_or_insert_with(|| Box::pin(sleep(CLOSE_TIMEOUT)));
+            if closing.as_mut().poll(cx).is_ready() {
+                log::debug!("a websocket side did not end within {CLOSE_TIMEOUT:?} of the other");
+                return Poll::Ready(());
+            }
+        }
+        if this.outbound.blocked() || this.inbound.blocked() {
+            let stall = this
+                .stall
+                .get_or_insert_with(|| Box::pin(sleep(STALL_TIMEOUT)));
+            if stall.as_mut().poll(cx).is_ready() {
+                log::warn!("a websocket side took nothing for {STALL_TIMEOUT:?}; closing it");
+                return Poll::Ready(());
+            }
+        } else {
+            this.stall = None;
+        }
+        Poll::Pending
+    }
+}
