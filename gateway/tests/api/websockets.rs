@@ -430,4 +430,43 @@ async fn a_bad_upgrade_is_refused_before_any_instance_is_used() {
     stream.write_all(request.as_bytes()).await.unwrap();
     let head = read_head(&mut stream).await;
     assert!(head.starts_with("HTTP/1.1 400"), "{head}");
+    // The answer is whole, and the connection ends with it.
+    let mut body = Vec::new();
+    actix_rt::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut body))
+        .await
+        .expect("the gateway closes a refused upgrade's connection")
+        .unwrap();
+    let error: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(error["error"], "bad-upgrade");
+}
+
+#[actix_rt::test]
+async fn frames_sent_along_with_the_upgrade_request_reach_the_upstream() {
+    let (registry, _handle) = spawn_registry().await;
+    let _seen = start_echo(&registry).await;
+    let (gateway, _routes) = gateway_routing(&registry, "/echo", "ECHO").await;
+    // The request and a text frame in one write: the gateway reads both at once, and the frame
+    // must still reach the instance after its upgrade (a zero mask keeps the payload as it is).
+    let mut sent = format!(
+        "GET /echo HTTP/1.1\r\nHost: {gateway}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    )
+    .into_bytes();
+    sent.extend_from_slice(&[0x81, 0x85, 0, 0, 0, 0]);
+    sent.extend_from_slice(b"early");
+    for _ in 0..200 {
+        let mut stream = TcpStream::connect(&gateway).await.unwrap();
+        stream.write_all(&sent).await.unwrap();
+        if !read_head(&mut stream).await.starts_with("HTTP/1.1 101") {
+            actix_rt::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        }
+        let mut echoed = [0u8; 7];
+        actix_rt::time::timeout(Duration::from_secs(5), stream.read_exact(&mut echoed))
+            .await
+            .expect("the echo of the early frame")
+            .unwrap();
+        assert_eq!(&echoed, b"\x81\x05early");
+        return;
+    }
+    panic!("the gateway never upgraded /echo");
 }
