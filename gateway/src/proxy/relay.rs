@@ -87,11 +87,11 @@ impl Drop for SocketGuard {
 }
 
 /// An upstream WebSocket ready to be relayed: its socket, what was read past its 101 (its first
-/// frames), and the bookkeeping that lasts as long as it does.
-pub struct Upstream<U> {
+/// frames), and the bookkeeping that lasts as long as it does (`G`: dropped when the relay ends).
+pub struct Upstream<U, G = SocketGuard> {
     pub io: U,
     pub early: Bytes,
-    pub guard: SocketGuard,
+    pub guard: G,
 }
 
 #[derive(Debug, PartialEq)]
@@ -238,7 +238,7 @@ impl Pump {
 /// The relay of one proxied WebSocket: ready when both directions have ended, when one has
 /// ended and the other has not within `CLOSE_TIMEOUT`, or when a side has taken nothing for
 /// `STALL_TIMEOUT`.
-pub struct Relay<C, U> {
+pub struct Relay<C, U, G = SocketGuard> {
     client: C,
     upstream: U,
     /// Client to upstream.
@@ -249,16 +249,16 @@ pub struct Relay<C, U> {
     stall: Option<Pin<Box<Sleep>>>,
     /// Armed once a direction has ended.
     closing: Option<Pin<Box<Sleep>>>,
-    _guard: SocketGuard,
+    _guard: G,
 }
 
-impl<C, U> Relay<C, U>
+impl<C, U, G> Relay<C, U, G>
 where
     C: AsyncRead + AsyncWrite + Unpin,
     U: AsyncRead + AsyncWrite + Unpin,
 {
     /// `client_early` is what the client sent past its upgrade request (its first frames).
-    pub fn new(client: C, client_early: &[u8], upstream: Upstream<U>) -> Self {
+    pub fn new(client: C, client_early: &[u8], upstream: Upstream<U, G>) -> Self {
         Self {
             client,
             outbound: Pump::new(client_early),
@@ -271,10 +271,11 @@ where
     }
 }
 
-impl<C, U> Future for Relay<C, U>
+impl<C, U, G> Future for Relay<C, U, G>
 where
     C: AsyncRead + AsyncWrite + Unpin,
     U: AsyncRead + AsyncWrite + Unpin,
+    G: Unpin,
 {
     type Output = ();
 
@@ -335,5 +336,83 @@ where
             this.stall = None;
         }
         Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The relay's two time limits, on real socket pairs, with tokio's clock paused (it jumps to
+    //! the next timer whenever every task is waiting), so 30 s take no time.
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::UnixStream;
+    use tokio::time::Instant;
+
+    use super::*;
+
+    /// A relay between two socket pairs; returns the client's and the upstream's far ends.
+    fn relay() -> (Relay<UnixStream, UnixStream, ()>, UnixStream, UnixStream) {
+        let (client, client_far) = UnixStream::pair().unwrap();
+        let (upstream, upstream_far) = UnixStream::pair().unwrap();
+        let upstream = Upstream {
+            io: upstream,
+            early: Bytes::new(),
+            guard: (),
+        };
+        (Relay::new(client, &[], upstream), client_far, upstream_far)
+    }
+
+    #[actix_rt::test]
+    async fn a_side_that_takes_nothing_for_30_s_loses_the_socket() {
+        tokio::time::pause();
+        let (relay, mut client, upstream) = relay();
+        // The client writes until the kernel's buffers are full: the upstream reads nothing.
+        actix_rt::spawn(async move {
+            let frame = vec![0u8; 64 * 1024];
+            while client.write_all(&frame).await.is_ok() {}
+        });
+        let started = Instant::now();
+        tokio::time::timeout(Duration::from_secs(60), relay)
+            .await
+            .expect("the relay gives the socket up");
+        let waited = started.elapsed();
+        assert!(
+            waited >= STALL_TIMEOUT && waited < STALL_TIMEOUT + Duration::from_secs(5),
+            "gave up after {waited:?}"
+        );
+        drop(upstream);
+    }
+
+    #[actix_rt::test]
+    async fn once_the_upstream_has_gone_the_client_has_5_s_to_go_too() {
+        tokio::time::pause();
+        let (relay, mut client, upstream) = relay();
+        let relay = actix_rt::spawn(relay);
+        // The upstream vanishes between frames without a close: the client gets a close 1001.
+        drop(upstream);
+        let mut close = Vec::new();
+        client.read_to_end(&mut close).await.unwrap();
+        assert_eq!(close, close_frame(GOING_AWAY, "upstream went away", false));
+        // The client neither answers nor closes: the relay ends anyway, 5 s on.
+        let started = Instant::now();
+        tokio::time::timeout(Duration::from_secs(60), relay)
+            .await
+            .expect("the relay ends")
+            .unwrap();
+        let waited = started.elapsed();
+        assert!(
+            waited >= CLOSE_TIMEOUT - Duration::from_secs(1)
+                && waited < CLOSE_TIMEOUT + Duration::from_secs(1),
+            "ended after {waited:?}"
+        );
+        // And with it the client's socket: its writes now fail.
+        let mut failed = false;
+        for _ in 0..100 {
+            if client.write_all(&[0x88, 0x80, 0, 0, 0, 0]).await.is_err() {
+                failed = true;
+                break;
+            }
+        }
+        assert!(failed, "the client's socket is still open");
     }
 }
