@@ -138,17 +138,21 @@ impl Pump {
         cx: &mut Context<'_>,
         to: &mut W,
     ) -> Poll<io::Result<()>> {
-        while self.written < self.pending.len() {
-            match Pin::new(&mut *to).poll_write(cx, &self.pending[self.written..]) {
-                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-                Poll::Ready(Ok(n)) => self.written += n,
-                Poll::Ready(Err(err)) => return Poll::Ready(Err(err)),
-                Poll::Pending => return Poll::Pending,
+        match poll_write_from(cx, to, &self.pending, &mut self.written) {
+            Poll::Ready(Ok(())) => {
+                self.pending = Vec::new();
+                self.written = 0;
+                Poll::Ready(Ok(()))
             }
+            other => other,
         }
-        self.pending = Vec::new();
-        self.written = 0;
-        Poll::Ready(Ok(()))
+    }
+
+    /// A close 1001 with `reason` for the side this direction writes to, unless that would land
+    /// inside a frame or the side reading has closed already.
+    fn farewell(&self, reason: &str, masked: bool) -> Option<Vec<u8>> {
+        (self.frames.at_boundary() && !self.frames.close_seen())
+            .then(|| close_frame(GOING_AWAY, reason, masked))
     }
 
     /// Moves bytes from `from` to `to` until either would block; ready once `from` has ended
@@ -178,18 +182,13 @@ impl Pump {
                     let data = read.filled();
                     self.frames.feed(data);
                     let mut offset = 0;
-                    while offset < data.len() {
-                        match Pin::new(&mut *to).poll_write(cx, &data[offset..]) {
-                            Poll::Ready(Ok(0)) => {
-                                return self.write_failed(io::ErrorKind::WriteZero.into())
-                            }
-                            Poll::Ready(Ok(n)) => offset += n,
-                            Poll::Ready(Err(err)) => return self.write_failed(err),
-                            Poll::Pending => {
-                                // Kept until the writer takes it; nothing more is read meanwhile.
-                                self.pending.extend_from_slice(&data[offset..]);
-                                return Poll::Pending;
-                            }
+                    match poll_write_from(cx, to, data, &mut offset) {
+                        Poll::Ready(Ok(())) => {}
+                        Poll::Ready(Err(err)) => return self.write_failed(err),
+                        Poll::Pending => {
+                            // Kept until the writer takes it; nothing more is read meanwhile.
+                            self.pending.extend_from_slice(&data[offset..]);
+                            return Poll::Pending;
                         }
                     }
                 }
@@ -233,6 +232,25 @@ impl Pump {
         self.state = State::Done;
         Poll::Ready(())
     }
+}
+
+/// Writes `data` from `offset` on, moving `offset` past what the writer takes, until all of it
+/// is written or the writer would block.
+fn poll_write_from<W: AsyncWrite + Unpin>(
+    cx: &mut Context<'_>,
+    to: &mut W,
+    data: &[u8],
+    offset: &mut usize,
+) -> Poll<io::Result<()>> {
+    while *offset < data.len() {
+        match Pin::new(&mut *to).poll_write(cx, &data[*offset..]) {
+            Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+            Poll::Ready(Ok(n)) => *offset += n,
+            Poll::Ready(Err(err)) => return Poll::Ready(Err(err)),
+            Poll::Pending => return Poll::Pending,
+        }
+    }
+    Poll::Ready(Ok(()))
 }
 
 /// The relay of one proxied WebSocket: ready when both directions have ended, when one has
@@ -289,10 +307,9 @@ where
         {
             // The client has gone (or the upstream took no more): the upstream gets a close
             // 1001 unless the client closed already or the upstream has gone too.
-            let frames = &this.outbound.frames;
-            let farewell =
-                (this.inbound.state == State::Open && frames.at_boundary() && !frames.close_seen())
-                    .then(|| close_frame(GOING_AWAY, "client went away", true));
+            let farewell = (this.inbound.state == State::Open)
+                .then(|| this.outbound.farewell("client went away", true))
+                .flatten();
             this.outbound.start_closing(farewell);
         }
         if this.inbound.state == State::Open
@@ -301,9 +318,7 @@ where
                 .poll_run(cx, &mut this.upstream, &mut this.client)
                 .is_ready()
         {
-            let frames = &this.inbound.frames;
-            let farewell = (frames.at_boundary() && !frames.close_seen())
-                .then(|| close_frame(GOING_AWAY, "upstream went away", false));
+            let farewell = this.inbound.farewell("upstream went away", false);
             this.inbound.start_closing(farewell);
         }
         if this.outbound.state == State::Closing {
