@@ -98,6 +98,12 @@ pub struct Settings {
     #[arg(long, env = "AUDIO_PROCESSING_BACKGROUND", default_value_t = true, action = clap::ArgAction::Set)]
     pub processing_background: bool,
 
+    /// Bytes of a recording in progress are dropped from the page cache (once written to disk)
+    /// when they are this old, so that the cache recycles its memory instead of growing by
+    /// everything recorded; in milliseconds, 0 keeps them cached.
+    #[arg(long, env = "AUDIO_CACHE_TRIM_AFTER_MS", default_value_t = 20_000)]
+    pub cache_trim_after_ms: u64,
+
     /// Tries of a failing event handler before the event goes to the dead-letter topic.
     #[arg(long, env = "AUDIO_EVENT_ATTEMPTS", default_value_t = 5)]
     pub event_attempts: u32,

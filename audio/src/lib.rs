@@ -2,6 +2,7 @@
 //!
 //! The binary (`main.rs`) only parses [`config::Settings`] and runs [`startup::Application`].
 
+pub mod cache_trim;
 pub mod config;
 pub mod domain;
 pub mod error;

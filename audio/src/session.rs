@@ -9,6 +9,7 @@ use actix_http::ws::Item;
 use actix_web_actors::ws::{self, CloseCode, CloseReason};
 use bytes::{Bytes, BytesMut};
 
+use crate::cache_trim::{CacheTrim, Trim, TrimMarks};
 use crate::domain::{with_decoded_chunk, MetaId, RecordingId, RecordingMime, UserId};
 use crate::events::write_completed;
 use crate::protocol::{ClientMessage, ErrorCode, ParseError, ServerMessage};
@@ -27,6 +28,8 @@ pub struct SessionConfig {
     pub heartbeat_timeout: Duration,
     pub ping_interval: Duration,
     pub start_timeout: Duration,
+    /// Dropping recorded bytes from the page cache once old enough; `None` keeps them.
+    pub cache_trim: Option<CacheTrim>,
 }
 
 pub struct RecordingSession {
@@ -39,6 +42,8 @@ pub struct RecordingSession {
     idle_since: Option<Instant>,
     /// A fragmented message being reassembled: (is text, bytes so far).
     fragment: Option<(bool, BytesMut)>,
+    /// The recording's recent lengths, for trimming the page cache behind it.
+    trim_marks: TrimMarks,
 }
 
 impl RecordingSession {
@@ -55,6 +60,7 @@ impl RecordingSession {
             last_seen: Instant::now(),
             idle_since: Some(Instant::now()),
             fragment: None,
+            trim_marks: TrimMarks::default(),
         }
     }
 
@@ -104,6 +110,24 @@ impl RecordingSession {
                 ctx.stop();
             } else {
                 ctx.ping(b"");
+            }
+        });
+    }
+
+    /// Asks for the recording's older bytes to leave the page cache (see `cache_trim`).
+    fn watch_cache(&self, ctx: &mut ws::WebsocketContext<Self>) {
+        let Some(trim) = &self.config.cache_trim else {
+            return;
+        };
+        ctx.run_interval(trim.tick(), |act, _| {
+            let (Some(trim), Some(recording)) = (&act.config.cache_trim, &act.recording) else {
+                return;
+            };
+            if let Some(end) = act.trim_marks.tick(recording.id(), recording.bytes()) {
+                trim.trimmer.do_send(Trim {
+                    path: recording.part_path(),
+                    end,
+                });
             }
         });
     }
@@ -484,6 +508,7 @@ impl Actor for RecordingSession {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         self.watch_heartbeat(ctx);
+        self.watch_cache(ctx);
         self.supervisor.do_send(Joined {
             session_id: self.session_id.clone(),
             actor: ctx.address(),

@@ -14,6 +14,7 @@ use kafka_core::{
 
 use registry::client::{local_socket, Deregister, InstanceSpec, Registration, RegistryEndpoint};
 
+use crate::cache_trim::{CacheTrim, CacheTrimmer};
 use crate::config::Settings;
 use crate::domain::RecordingId;
 use crate::events::{processed_event, Broadcast, EventHub};
@@ -159,6 +160,10 @@ impl Application {
                 heartbeat_timeout: settings.heartbeat_timeout(),
                 ping_interval: settings.ping_interval(),
                 start_timeout: std::time::Duration::from_millis(settings.start_timeout_ms.max(50)),
+                cache_trim: (settings.cache_trim_after_ms > 0).then(|| CacheTrim {
+                    trimmer: SyncArbiter::start(1, || CacheTrimmer),
+                    after: std::time::Duration::from_millis(settings.cache_trim_after_ms),
+                }),
             }),
             outbox: bus.outbox().clone(),
             publisher: bus.publisher(),

@@ -1,7 +1,7 @@
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Read};
 use std::os::unix::fs::{FileExt, MetadataExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use chrono::Utc;
@@ -362,6 +362,11 @@ impl OpenRecording {
 
     pub fn bytes(&self) -> u64 {
         self.bytes
+    }
+
+    /// Where the recording's bytes are while it is in progress.
+    pub fn part_path(&self) -> PathBuf {
+        self.layout.part_file(self.meta.id)
     }
 
     pub fn chunks(&self) -> u64 {

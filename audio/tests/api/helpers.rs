@@ -83,8 +83,15 @@ impl Drop for TestApp {
 
 /// Starts the service with test-friendly defaults, after `tweak` adjusts its settings.
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_in(tempfile::tempdir().unwrap(), tweak).await
+}
+
+/// The same, with its data in `data_dir`.
+pub async fn spawn_app_in(
+    data_dir: tempfile::TempDir,
+    tweak: impl FnOnce(&mut Settings),
+) -> TestApp {
     let _ = env_logger::builder().is_test(true).try_init();
-    let data_dir = tempfile::tempdir().unwrap();
     let mut settings = Settings::for_data_dir(data_dir.path());
     settings.port = 0;
     settings.workers = 2;
