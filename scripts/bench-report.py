@@ -54,9 +54,10 @@ def first_touch():
     if cheap_mib == int(touched[1]) * 1024:
         return f"{cheapest:.2f} to {dearest:.2f} us a page throughout, with no dearer part."
     return (f"the first {cheap_mib:,} MiB cost {cheapest:.2f} us a page, memory past that up to {dearest:.2f} us "
-            f"({dearest / cheapest:.1f}x). Every recorded byte lands on fresh pages of the page cache (tmpfs or disk), "
-            "about 24,000 pages a second at 5,000 sessions, so once the cheap part is used the audio service pays the "
-            "dearer price on each.")
+            f"({dearest / cheapest:.1f}x). Every recorded byte lands in the page cache, about 24,000 pages a second "
+            "at 5,000 sessions. On tmpfs they stay there, so once the cheap part is used the audio service pays the "
+            "dearer price on each; on disk the service drops what is 20 s old from the cache "
+            "(`AUDIO_CACHE_TRIM_AFTER_MS`), so that the cache reuses memory instead of growing.")
 
 
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
