@@ -14,12 +14,18 @@
 //! starts their writeback, so a later call drops them. Nothing is lost either way; a reader
 //! (post-processing, a download) reads them back from disk. The call can wait in the block
 //! layer, so it runs on a thread of its own, never on an arbiter.
+//!
+//! Each request covers only the bytes of its last [`TrimMarks::DEPTH`] requests, not the whole
+//! file: the kernel walks every cached page of the range it is given, and a page that cannot be
+//! dropped would otherwise be walked again every tick for the rest of a long recording. On tmpfs
+//! no page can be dropped (they are the data), so there is no trimming at all
+//! ([`trims_pages`]).
 
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io;
 use std::num::NonZeroU64;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -40,11 +46,12 @@ impl CacheTrim {
     }
 }
 
-/// Drop the first `end` bytes of the file at `path` from the page cache.
+/// Drop bytes `start..end` of the file at `path` from the page cache.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct Trim {
     pub path: PathBuf,
+    pub start: u64,
     pub end: u64,
 }
 
@@ -72,12 +79,21 @@ impl Handler<Trim> for CacheTrimmer {
 }
 
 fn drop_cached(trim: &Trim) -> io::Result<()> {
-    let Some(len) = NonZeroU64::new(trim.end) else {
+    let Some(len) = NonZeroU64::new(trim.end.saturating_sub(trim.start)) else {
         return Ok(());
     };
     let file = File::open(&trim.path)?;
-    rustix::fs::fadvise(&file, 0, Some(len), rustix::fs::Advice::DontNeed)?;
+    rustix::fs::fadvise(&file, trim.start, Some(len), rustix::fs::Advice::DontNeed)?;
     Ok(())
+}
+
+/// Whether dropping pages from the cache can work for files in `dir`: not on tmpfs (nor ramfs),
+/// whose pages are the files themselves.
+pub fn trims_pages(dir: &Path) -> io::Result<bool> {
+    const TMPFS: u64 = 0x0102_1994;
+    const RAMFS: u64 = 0x8584_58f6;
+    let kind = rustix::fs::statfs(dir)?.f_type as u64;
+    Ok(kind != TMPFS && kind != RAMFS)
 }
 
 /// One session's lengths at its last ticks: what to trim, and when.
@@ -85,16 +101,19 @@ fn drop_cached(trim: &Trim) -> io::Result<()> {
 pub struct TrimMarks {
     recording: Option<RecordingId>,
     lengths: VecDeque<u64>,
-    asked: u64,
+    /// Ends of the last requests, oldest first: the next request starts at the oldest.
+    asked: VecDeque<u64>,
 }
 
 impl TrimMarks {
-    /// Ticks between a byte's arrival and its trimming (at most one tick more).
+    /// Ticks between a byte's arrival and its trimming (at most one tick more), and how many
+    /// requests cover each byte.
     pub const DEPTH: usize = 4;
 
-    /// Notes `recording`'s length now; returns how far to trim, when that has moved on since
-    /// the last request. A different recording (the socket started another one) starts afresh.
-    pub fn tick(&mut self, recording: RecordingId, length: u64) -> Option<u64> {
+    /// Notes `recording`'s length now; returns the range to trim, when its end has moved on
+    /// since the last request. A different recording (the socket started another one) starts
+    /// afresh.
+    pub fn tick(&mut self, recording: RecordingId, length: u64) -> Option<(u64, u64)> {
         if self.recording != Some(recording) {
             *self = Self {
                 recording: Some(recording),
@@ -106,12 +125,17 @@ impl TrimMarks {
             return None;
         }
         let end = self.lengths.pop_front()?;
-        // Asking for [0, end) again when it has grown also drops pages that were still dirty
-        // the last time.
-        (end > self.asked).then(|| {
-            self.asked = end;
-            end
-        })
+        if end <= self.asked.back().copied().unwrap_or(0) {
+            return None;
+        }
+        // Bytes still dirty at one request are dropped by a later one that covers them too.
+        let start = if self.asked.len() < Self::DEPTH {
+            0
+        } else {
+            self.asked.pop_front().unwrap_or(0)
+        };
+        self.asked.push_back(end);
+        Some((start, end))
     }
 }
 
@@ -134,22 +158,40 @@ mod tests {
                 None,
                 None,
                 None,
-                Some(10),
-                Some(20),
-                Some(30),
-                Some(40),
-                Some(50),
-                Some(60),
+                Some((0, 10)),
+                Some((0, 20)),
+                Some((0, 30)),
+                Some((0, 40)),
+                Some((10, 50)),
+                Some((20, 60)),
                 None
             ]
         );
     }
 
     #[test]
+    fn each_byte_is_covered_by_depth_requests_and_no_more() {
+        let id = RecordingId::new();
+        let mut marks = TrimMarks::default();
+        let ranges: Vec<(u64, u64)> = (1..=40u64)
+            .filter_map(|tick| marks.tick(id, tick * 100))
+            .collect();
+        for byte in (0..3_000).step_by(7) {
+            let covering = ranges
+                .iter()
+                .filter(|(start, end)| (*start..*end).contains(&byte))
+                .count();
+            assert_eq!(covering, TrimMarks::DEPTH, "byte {byte} in {ranges:?}");
+        }
+        let widest = ranges.iter().map(|(start, end)| end - start).max();
+        assert_eq!(widest, Some(TrimMarks::DEPTH as u64 * 100));
+    }
+
+    #[test]
     fn another_recording_starts_afresh() {
         let mut marks = TrimMarks::default();
         let first = RecordingId::new();
-        for length in [100, 200, 300, 400, 500] {
+        for length in [100, 200, 300, 400, 500, 600, 700, 800, 900] {
             marks.tick(first, length);
         }
         let second = RecordingId::new();
@@ -157,6 +199,6 @@ mod tests {
             .into_iter()
             .map(|length| marks.tick(second, length))
             .collect();
-        assert_eq!(asked, [None, None, None, None, Some(5)]);
+        assert_eq!(asked, [None, None, None, None, Some((0, 5))]);
     }
 }

@@ -100,7 +100,8 @@ pub struct Settings {
 
     /// Bytes of a recording in progress are dropped from the page cache (once written to disk)
     /// when they are this old, so that the cache recycles its memory instead of growing by
-    /// everything recorded; in milliseconds, 0 keeps them cached.
+    /// everything recorded; in milliseconds, 0 keeps them cached. Off on tmpfs, where the
+    /// cache is the storage.
     #[arg(long, env = "AUDIO_CACHE_TRIM_AFTER_MS", default_value_t = 20_000)]
     pub cache_trim_after_ms: u64,
 

@@ -123,9 +123,10 @@ impl RecordingSession {
             let (Some(trim), Some(recording)) = (&act.config.cache_trim, &act.recording) else {
                 return;
             };
-            if let Some(end) = act.trim_marks.tick(recording.id(), recording.bytes()) {
+            if let Some((start, end)) = act.trim_marks.tick(recording.id(), recording.bytes()) {
                 trim.trimmer.do_send(Trim {
                     path: recording.part_path(),
+                    start,
                     end,
                 });
             }

@@ -14,7 +14,7 @@ use kafka_core::{
 
 use registry::client::{local_socket, Deregister, InstanceSpec, Registration, RegistryEndpoint};
 
-use crate::cache_trim::{CacheTrim, CacheTrimmer};
+use crate::cache_trim::{trims_pages, CacheTrim, CacheTrimmer};
 use crate::config::Settings;
 use crate::domain::RecordingId;
 use crate::events::{processed_event, Broadcast, EventHub};
@@ -160,10 +160,7 @@ impl Application {
                 heartbeat_timeout: settings.heartbeat_timeout(),
                 ping_interval: settings.ping_interval(),
                 start_timeout: std::time::Duration::from_millis(settings.start_timeout_ms.max(50)),
-                cache_trim: (settings.cache_trim_after_ms > 0).then(|| CacheTrim {
-                    trimmer: SyncArbiter::start(1, || CacheTrimmer),
-                    after: std::time::Duration::from_millis(settings.cache_trim_after_ms),
-                }),
+                cache_trim: cache_trim(&settings, &layout),
             }),
             outbox: bus.outbox().clone(),
             publisher: bus.publisher(),
@@ -332,5 +329,24 @@ fn live_handler(hub: Addr<EventHub>) -> EventHandler {
             hub.do_send(Broadcast { kind, data });
             Ok(())
         })
+    })
+}
+
+/// The page-cache trimmer, unless it is turned off or could not drop anything here (tmpfs).
+fn cache_trim(settings: &Settings, layout: &Layout) -> Option<CacheTrim> {
+    if settings.cache_trim_after_ms == 0 {
+        return None;
+    }
+    match trims_pages(layout.root()) {
+        Ok(true) => {}
+        Ok(false) => {
+            log::info!("recordings are in memory (tmpfs): no page-cache trimming");
+            return None;
+        }
+        Err(err) => log::warn!("could not tell the data folder's file system ({err}); trimming"),
+    }
+    Some(CacheTrim {
+        trimmer: SyncArbiter::start(1, || CacheTrimmer),
+        after: std::time::Duration::from_millis(settings.cache_trim_after_ms),
     })
 }

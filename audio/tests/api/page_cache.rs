@@ -24,7 +24,7 @@ async fn older_bytes_of_a_live_recording_leave_the_page_cache_and_none_are_lost(
         "{} is on tmpfs, where the page cache is the storage: this test needs a disk",
         dir.path().display()
     );
-    let app = spawn_app_in(dir, |s| s.cache_trim_after_ms = 400).await;
+    let app = spawn_app_in(dir, |s| s.cache_trim_after_ms = 1_000).await;
     let mut ws = app.ws().await;
     let started = ws.start(Some("trim")).await;
     let id = started["recordingId"].as_str().unwrap().to_owned();
@@ -49,7 +49,9 @@ async fn older_bytes_of_a_live_recording_leave_the_page_cache_and_none_are_lost(
     let mut seq = FIRST_CHUNKS as u64;
     let left = loop {
         let chunk = vec![0xA5 ^ seq as u8; CHUNK];
-        stored = ws.stream_binary(&[chunk.clone()], seq, stored).await;
+        stored = ws
+            .stream_binary(std::slice::from_ref(&chunk), seq, stored)
+            .await;
         sent.extend_from_slice(&chunk);
         seq += 1;
         let left = resident_pages(&part, first_len);
