@@ -20,6 +20,8 @@ use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
+mod support;
+
 const WRITE: usize = 64 * 1024;
 const TRIM_EVERY: u64 = 256 << 20;
 
@@ -106,14 +108,8 @@ fn process_cpu() -> f64 {
 
 /// The machine's busy time so far (user, nice, system, irq, softirq), in ticks.
 fn machine_busy_ticks() -> u64 {
-    let stat = fs::read_to_string("/proc/stat").expect("/proc/stat");
-    let cpu = stat.lines().next().expect("the cpu line");
-    let fields: Vec<u64> = cpu
-        .split_whitespace()
-        .skip(1)
-        .map(|f| f.parse().unwrap_or(0))
-        .collect();
-    [0, 1, 2, 5, 6].iter().map(|&i| fields[i]).sum()
+    let cpu = support::machine_ticks();
+    [0, 1, 2, 5, 6].iter().map(|&i| cpu[i]).sum()
 }
 
 fn ticks_per_second() -> f64 {

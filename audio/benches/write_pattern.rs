@@ -24,6 +24,8 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
+mod support;
+
 use audio::domain::{MetaId, RecordingId, RecordingMime};
 use audio::storage::{Layout, NewRecording, OpenRecording};
 
@@ -210,15 +212,7 @@ fn thread_cpu_ticks() -> u64 {
 
 /// The machine's steal and total time so far, in ticks (`/proc/stat`).
 fn steal_and_total() -> (u64, u64) {
-    let stat = fs::read_to_string("/proc/stat").expect("/proc/stat");
-    let cpu: Vec<u64> = stat
-        .lines()
-        .next()
-        .expect("cpu line")
-        .split_whitespace()
-        .skip(1)
-        .map(|v| v.parse().unwrap_or(0))
-        .collect();
+    let cpu = support::machine_ticks();
     (cpu.get(7).copied().unwrap_or(0), cpu.iter().take(8).sum())
 }
 

@@ -116,11 +116,11 @@ impl RecordingSession {
 
     /// Asks for the recording's older bytes to leave the page cache (see `cache_trim`).
     fn watch_cache(&self, ctx: &mut ws::WebsocketContext<Self>) {
-        let Some(trim) = &self.config.cache_trim else {
+        let Some(trim) = self.config.cache_trim.clone() else {
             return;
         };
-        ctx.run_interval(trim.tick(), |act, _| {
-            let (Some(trim), Some(recording)) = (&act.config.cache_trim, &act.recording) else {
+        ctx.run_interval(trim.tick(), move |act, _| {
+            let Some(recording) = &act.recording else {
                 return;
             };
             if let Some((start, end)) = act.trim_marks.tick(recording.id(), recording.bytes()) {
