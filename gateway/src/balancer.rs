@@ -81,6 +81,10 @@ impl Balancer {
             let lookup = self.discovery.send(Lookup(service.clone()));
             ctx.spawn(lookup.into_actor(self).map(move |found, act, _| {
                 if let Ok(found) = found {
+                    let before = act.instances.get(&service).map_or(0, Vec::len);
+                    if before != found.len() {
+                        log::info!("{service}: {before} -> {} instances", found.len());
+                    }
                     act.instances.insert(service, found);
                     act.publish_local_sockets();
                 }

@@ -35,7 +35,8 @@ pub struct Args {
     /// Send the original's JSON frames with data-URL chunks instead of binary frames.
     #[arg(long)]
     pub json: bool,
-    /// Hard bound on the whole run, in seconds (default: ramp-up + duration + 120).
+    /// Hard bound on the whole run, in seconds (default: ramp-up + duration + 120). A session
+    /// still running then counts as an error that names the step it was stuck in.
     #[arg(long)]
     pub max_total_s: Option<u64>,
     /// Threads generating load (default: one per core).

@@ -20,7 +20,7 @@ use args::Args;
 use machine::{CpuTicks, MachineCpu};
 use progress::Progress;
 use report::Report;
-use session::{run_session, SessionResult};
+use session::{run_session, Phase, SessionResult};
 
 fn main() {
     let args = Args::parse();
@@ -51,14 +51,16 @@ fn main() {
         let mut receivers = Vec::new();
         for index in 0..args.sessions {
             let (tx, rx) = tokio::sync::oneshot::channel();
-            let (args, progress) = (args.clone(), progress.clone());
+            let phase = Phase::default();
+            let (args, progress, session_phase) = (args.clone(), progress.clone(), phase.clone());
             // The session's future is not Send (awc); it is created on the arbiter's thread.
             arbiters[index % threads].spawn_fn(move || {
                 actix_rt::spawn(async move {
-                    let _ = tx.send(run_session(index, args, start_at, progress).await);
+                    let _ =
+                        tx.send(run_session(index, args, start_at, progress, session_phase).await);
                 });
             });
-            receivers.push(rx);
+            receivers.push((rx, phase));
         }
         let reporter = (args.progress_s > 0).then(|| {
             let (every, sessions) = (Duration::from_secs(args.progress_s), args.sessions);
@@ -72,18 +74,25 @@ fn main() {
         });
         actix_rt::time::sleep_until(start_at.into()).await;
         let cpu_before = CpuTicks::read();
-        let results: Vec<SessionResult> =
-            match actix_rt::time::timeout(max_total, futures_util::future::join_all(receivers))
-                .await
-            {
-                Ok(results) => results.into_iter().map(|r| r.unwrap_or_default()).collect(),
+        // Every session's result as it ends; one still running at the bound counts as an error
+        // that says where it was, and the others' figures stand.
+        let bound = tokio::time::Instant::from_std(started + max_total);
+        let mut results: Vec<SessionResult> = Vec::with_capacity(receivers.len());
+        let mut unfinished = 0;
+        for (rx, phase) in receivers {
+            results.push(match tokio::time::timeout_at(bound, rx).await {
+                Ok(result) => result.unwrap_or_default(),
                 Err(_) => {
-                    eprintln!(
-                    "loadgen: the run passed its bound of {max_total:?}; reporting what finished"
-                );
-                    Vec::new()
+                    unfinished += 1;
+                    SessionResult::unfinished(&phase)
                 }
-            };
+            });
+        }
+        if unfinished > 0 {
+            eprintln!(
+                "loadgen: {unfinished} sessions still running at the run's bound of {max_total:?}"
+            );
+        }
         let wall = started.elapsed();
         let machine_cpu = cpu_before
             .zip(CpuTicks::read())

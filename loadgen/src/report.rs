@@ -1,5 +1,6 @@
 //! The run's figures: built from every session's results, printed, and written as JSON.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -23,6 +24,8 @@ pub struct Report {
     pub chunks_acked: u64,
     pub chunks_lost: u64,
     pub errors: u64,
+    /// How many errors of each kind (what the session saw: a failed connect, a close, ...).
+    pub errors_by_kind: BTreeMap<String, u64>,
     pub files_verified: usize,
     pub files_corrupted: usize,
     pub chunks_per_s: f64,
@@ -89,6 +92,13 @@ impl Report {
             chunks_acked: acked,
             chunks_lost: sent.saturating_sub(acked),
             errors: results.iter().map(|r| r.errors).sum(),
+            errors_by_kind: results.iter().flat_map(|r| &r.error_kinds).fold(
+                BTreeMap::new(),
+                |mut kinds, kind| {
+                    *kinds.entry(kind.clone()).or_insert(0) += 1;
+                    kinds
+                },
+            ),
             files_verified: verified,
             files_corrupted: corrupted,
             chunks_per_s: acked as f64 / streaming,
@@ -140,6 +150,9 @@ impl Report {
             .map(|p99| format!("{p99:.1}"))
             .collect();
         println!("p99 ack latency by 10 s window, ms: {}", windows.join(" "));
+        for (kind, count) in &self.errors_by_kind {
+            println!("error x{count}: {kind}");
+        }
     }
 }
 

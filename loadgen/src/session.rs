@@ -1,6 +1,7 @@
 //! One recording session: connect, `record-start`, chunks on a schedule with every ack
 //! checked, `record-end`, and what it saw.
 
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,6 +23,31 @@ struct Reply {
     bytes: Option<u64>,
 }
 
+/// Where a session is, readable from another thread: a session still running at the run's bound
+/// is reported with the step it was stuck in.
+#[derive(Clone, Default)]
+pub struct Phase(Arc<AtomicU8>);
+
+impl Phase {
+    const NAMES: [&'static str; 7] = [
+        "waiting for its start",
+        "connecting",
+        "waiting for record-start's answer",
+        "streaming",
+        "waiting for the last acks",
+        "waiting for record-end's answer",
+        "closing",
+    ];
+
+    fn set(&self, step: usize) {
+        self.0.store(step as u8, Ordering::Relaxed);
+    }
+
+    pub fn name(&self) -> &'static str {
+        Self::NAMES[usize::from(self.0.load(Ordering::Relaxed)).min(Self::NAMES.len() - 1)]
+    }
+}
+
 /// What one session saw, for the report.
 #[derive(Debug, Default)]
 pub struct SessionResult {
@@ -30,6 +56,8 @@ pub struct SessionResult {
     pub acked: u64,
     pub bytes: u64,
     pub errors: u64,
+    /// What went wrong, one line an error (`errors` of them), for the report's tally.
+    pub error_kinds: Vec<String>,
     pub completed: bool,
     pub latencies_us: Vec<u32>,
     /// When each acked chunk was sent, beside its latency: the tail per window of the run.
@@ -63,14 +91,29 @@ pub fn payload(session: usize, size: usize) -> Vec<u8> {
         .collect()
 }
 
+impl SessionResult {
+    /// A session that had not ended by the run's bound (what it did before is lost with it).
+    pub fn unfinished(phase: &Phase) -> Self {
+        let mut result = Self::default();
+        result.error(format!("unfinished at the run's bound, {}", phase.name()));
+        result
+    }
+
+    fn error(&mut self, kind: impl Into<String>) {
+        self.errors += 1;
+        self.error_kinds.push(kind.into());
+    }
+}
+
 /// Runs session `index` to its end, counting it in `progress`.
 pub async fn run_session(
     index: usize,
     args: Arc<Args>,
     start_at: Instant,
     progress: Arc<Progress>,
+    phase: Phase,
 ) -> SessionResult {
-    let result = stream_session(index, &args, start_at, &progress).await;
+    let result = stream_session(index, &args, start_at, &progress, &phase).await;
     progress.finished(result.errors);
     result
 }
@@ -80,6 +123,7 @@ async fn stream_session(
     args: &Args,
     start_at: Instant,
     progress: &Progress,
+    phase: &Phase,
 ) -> SessionResult {
     let mut result = SessionResult::default();
     let delay = if args.sessions > 1 {
@@ -88,6 +132,7 @@ async fn stream_session(
         Duration::ZERO
     };
     actix_rt::time::sleep_until((start_at + delay).into()).await;
+    phase.set(1);
     let mut socket: Socket = match recording_client()
         .ws(&args.url)
         .max_frame_size(1 << 20)
@@ -95,14 +140,15 @@ async fn stream_session(
         .await
     {
         Ok((_, socket)) => socket,
-        Err(_) => {
-            result.errors += 1;
+        Err(err) => {
+            result.error(format!("connect: {err} ({err:?})"));
             return result;
         }
     };
+    phase.set(2);
     let start = format!(r#"{{"action":"record-start","metaId":"load-{index}"}}"#);
-    if socket.send(ws::Message::Text(start.into())).await.is_err() {
-        result.errors += 1;
+    if let Err(err) = socket.send(ws::Message::Text(start.into())).await {
+        result.error(format!("record-start not sent: {err}"));
         return result;
     }
     match next_reply(&mut socket, Duration::from_secs(20)).await {
@@ -110,11 +156,16 @@ async fn stream_session(
             result.recording_id = reply.recording_id;
             progress.connected();
         }
-        _ => {
-            result.errors += 1;
+        Some(reply) => {
+            result.error(format!("record-start answered with {:?}", reply.kind));
+            return result;
+        }
+        None => {
+            result.error("record-start not answered within 20 s");
             return result;
         }
     }
+    phase.set(3);
     let chunk = payload(index, args.chunk_bytes);
     let encoded = base64::engine::general_purpose::STANDARD.encode(&chunk);
     let bytes_chunk = bytes::Bytes::from(chunk);
@@ -148,8 +199,8 @@ async fn stream_session(
                     ws::Message::Binary(bytes_chunk.clone())
                 };
                 sent_at.push(Instant::now());
-                if socket.send(message).await.is_err() {
-                    result.errors += 1;
+                if let Err(err) = socket.send(message).await {
+                    result.error(format!("chunk not sent: {err}"));
                     break;
                 }
             }
@@ -161,6 +212,7 @@ async fn stream_session(
         }
     }
     result.sent = sent_at.len() as u64;
+    phase.set(4);
     // Wait for the acks still on their way.
     let drain_until = Instant::now() + Duration::from_secs(15);
     while result.acked < result.sent && Instant::now() < drain_until {
@@ -173,6 +225,7 @@ async fn stream_session(
             Err(_) => break,
         }
     }
+    phase.set(5);
     if socket
         .send(ws::Message::Text(r#"{"action":"record-end"}"#.into()))
         .await
@@ -192,6 +245,7 @@ async fn stream_session(
             }
         }
     }
+    phase.set(6);
     let _ = socket.close().await;
     result
 }
@@ -216,13 +270,22 @@ async fn handle_frame(
                         result.acked += 1;
                     }
                 }
-                _ => result.errors += 1,
+                Ok(reply) => result.error(format!("unexpected {:?} while streaming", reply.kind)),
+                Err(_) => result.error("a reply that is not JSON"),
             }
             true
         }
         Some(Ok(ws::Frame::Ping(payload))) => socket.send(ws::Message::Pong(payload)).await.is_ok(),
-        Some(Ok(ws::Frame::Close(_))) | None | Some(Err(_)) => {
-            result.errors += 1;
+        Some(Ok(ws::Frame::Close(reason))) => {
+            result.error(format!("closed by the server while streaming: {reason:?}"));
+            false
+        }
+        None => {
+            result.error("the connection ended while streaming");
+            false
+        }
+        Some(Err(err)) => {
+            result.error(format!("protocol error while streaming: {err}"));
             false
         }
         Some(Ok(_)) => true,

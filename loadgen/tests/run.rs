@@ -34,6 +34,10 @@ fn audio_binary() -> PathBuf {
 }
 
 fn start_audio(data: &Path) -> Audio {
+    start_audio_with(data, &[])
+}
+
+fn start_audio_with(data: &Path, env: &[(&str, &str)]) -> Audio {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -44,6 +48,7 @@ fn start_audio(data: &Path) -> Audio {
         .arg(data)
         .env_remove("KAFKA_BROKERS")
         .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
@@ -75,9 +80,13 @@ fn healthy(port: u16) -> bool {
 
 /// Runs the load generator to its end; its output and its JSON report.
 fn loadgen(audio: &Audio, report: &Path, args: &[&str]) -> (Output, Value) {
+    loadgen_at(audio.port, report, args)
+}
+
+fn loadgen_at(port: u16, report: &Path, args: &[&str]) -> (Output, Value) {
     let output = Command::new(env!("CARGO_BIN_EXE_loadgen"))
         .arg("--url")
-        .arg(format!("ws://127.0.0.1:{}/ws/record", audio.port))
+        .arg(format!("ws://127.0.0.1:{port}/ws/record"))
         .arg("--report")
         .arg(report)
         .args(args)
@@ -198,5 +207,94 @@ fn a_stored_recording_that_differs_from_what_was_sent_is_reported() {
     assert!(
         stderr.contains(&format!("differs at byte {changed_at} ")),
         "the changed byte is named: {stderr}"
+    );
+}
+
+#[test]
+fn sessions_the_server_refuses_are_counted_with_what_it_answered() {
+    let data = tempfile::tempdir().unwrap();
+    // Room for two sessions: of four started at once, two are refused with 503.
+    let audio = start_audio_with(data.path(), &[("AUDIO_MAX_SESSIONS", "2")]);
+    let report = data.path().join("report.json");
+    let (output, r) = loadgen(
+        &audio,
+        &report,
+        &[
+            "--sessions",
+            "4",
+            "--duration-s",
+            "2",
+            "--ramp-up-s",
+            "0",
+            "--interval-ms",
+            "100",
+            "--progress-s",
+            "0",
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        !output.status.success(),
+        "refused sessions fail the run: {r}"
+    );
+    assert_eq!(r["sessions_completed"], 2, "{r}");
+    assert_eq!(r["errors"], 2, "{r}");
+    assert_eq!(r["files_verified"], 2, "{r}");
+    let kinds = r["errors_by_kind"].as_object().unwrap();
+    assert_eq!(kinds.len(), 1, "{r}");
+    let (kind, count) = kinds.iter().next().unwrap();
+    assert!(
+        kind.starts_with("connect: ") && kind.contains("503"),
+        "{kind}"
+    );
+    assert_eq!(count, 2, "{r}");
+    assert!(stdout.contains(&format!("error x2: {kind}")), "{stdout}");
+}
+
+#[test]
+fn sessions_still_running_at_the_bound_are_reported_with_where_they_were() {
+    // A server that accepts connections and never answers: every session waits in its
+    // upgrade, which the load generator would give 20 s.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let data = tempfile::tempdir().unwrap();
+    let report = data.path().join("report.json");
+    let started = Instant::now();
+    let (output, r) = loadgen_at(
+        port,
+        &report,
+        &[
+            "--sessions",
+            "3",
+            "--duration-s",
+            "1",
+            "--ramp-up-s",
+            "0",
+            "--max-total-s",
+            "2",
+            "--no-verify",
+        ],
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "the bound held"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{r}");
+    assert_eq!(r["sessions_completed"], 0, "{r}");
+    assert_eq!(r["errors"], 3, "{r}");
+    assert_eq!(
+        r["errors_by_kind"]["unfinished at the run's bound, connecting"], 3,
+        "{r}"
+    );
+    assert!(
+        stderr.contains("3 sessions still running at the run's bound"),
+        "{stderr}"
     );
 }

@@ -42,7 +42,10 @@ pub async fn forward(
     for _ in 0..MAX_ATTEMPTS {
         let upstream = match choose(state, &target, true, &tried).await {
             Ok(upstream) => upstream,
-            Err(err) if tried.is_empty() => return Err(err),
+            Err(err) if tried.is_empty() => {
+                log::warn!("websocket {} refused: {err} [request {id}]", req.path());
+                return Err(err);
+            }
             Err(_) => break,
         };
         let url = upstream_url("ws", &upstream, route, &req);
