@@ -33,6 +33,8 @@ pub struct GatewayState {
     pub metrics: Addr<Metrics>,
     pub token: Option<String>,
     pub web_dir: Option<PathBuf>,
+    /// The address the gateway listens on: the `X-Forwarded-Host` of a request that names no host.
+    pub own_address: String,
 }
 
 pub struct Application {
@@ -66,6 +68,8 @@ impl Application {
         )
         .with_local_sockets(settings.unix_sockets.then(|| local.clone()))
         .start();
+        let listener = TcpListener::bind((settings.host.as_str(), settings.port))?;
+        let address = listener.local_addr()?;
         let state = web::Data::new(GatewayState {
             routes,
             balancer,
@@ -73,10 +77,8 @@ impl Application {
             metrics: Metrics::default().start(),
             token: settings.token.clone().filter(|t| !t.is_empty()),
             web_dir: settings.web_dir.clone(),
+            own_address: address.to_string(),
         });
-
-        let listener = TcpListener::bind((settings.host.as_str(), settings.port))?;
-        let address = listener.local_addr()?;
         let (connect_timeout, request_timeout) =
             (settings.connect_timeout(), settings.request_timeout());
         let cors_origins: Vec<String> = settings

@@ -33,8 +33,9 @@ pub fn connection_listed(headers: &HeaderMap) -> Vec<String> {
 }
 
 /// `X-Forwarded-For/Proto/Host` values for a request: the client's address appended to any
-/// chain it came with.
-pub fn forwarded(req: &HttpRequest) -> [(&'static str, String); 3] {
+/// chain it came with; the host the client asked for, or `own_address` when it named none (an
+/// HTTP/1.0 request without `Host`, where actix-web would give its placeholder, `localhost:8080`).
+pub fn forwarded(req: &HttpRequest, own_address: &str) -> [(&'static str, String); 3] {
     let peer = req
         .peer_addr()
         .map(|a| a.ip().to_string())
@@ -48,10 +49,16 @@ pub fn forwarded(req: &HttpRequest) -> [(&'static str, String); 3] {
         None => peer,
     };
     let info = req.connection_info();
+    let headers = req.headers();
+    let named = req.uri().authority().is_some()
+        || ["host", "forwarded", "x-forwarded-host"]
+            .iter()
+            .any(|name| headers.contains_key(*name));
+    let host = if named { info.host() } else { own_address };
     [
         ("x-forwarded-for", chain),
         ("x-forwarded-proto", info.scheme().to_owned()),
-        ("x-forwarded-host", info.host().to_owned()),
+        ("x-forwarded-host", host.to_owned()),
     ]
 }
 

@@ -97,7 +97,7 @@ async fn attempt_all(
                 request.headers_mut().remove(header);
             }
         }
-        for (name, value) in forwarded(req) {
+        for (name, value) in forwarded(req, &state.own_address) {
             request = request.insert_header((name, value));
         }
         request = request.insert_header(("x-request-id", id));

@@ -50,7 +50,7 @@ pub async fn forward(
         };
         let url = upstream_url("ws", &upstream, route, &req);
         let mut request = client.ws(url).header("x-request-id", id.as_str());
-        for (name, value) in forwarded(&req) {
+        for (name, value) in forwarded(&req, &state.own_address) {
             request = request.header(name, value);
         }
         for (name, value) in &route.add_request_headers {

@@ -294,3 +294,80 @@ async fn no_instance_is_a_clear_503_and_the_token_guards_the_api_but_not_the_pag
         matches!(refused, Err(awc::error::WsClientError::InvalidResponseStatus(s)) if s.as_u16() == 401)
     );
 }
+
+/// What the upstream of a fixed-URL route was sent: the `X-Forwarded-*` headers name the
+/// client and the host it asked for, and the gateway's own address when it named none.
+#[actix_rt::test]
+async fn forwarded_headers_name_the_client_and_the_host_it_asked_for() {
+    use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+    use std::io::{Read, Write};
+
+    // An upstream that answers with the forwarded headers it was sent.
+    let upstream = HttpServer::new(|| {
+        App::new().default_service(web::to(|req: HttpRequest| async move {
+            let header = |name: &str| {
+                req.headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            };
+            HttpResponse::Ok().json(json!({
+                "for": header("x-forwarded-for"),
+                "proto": header("x-forwarded-proto"),
+                "host": header("x-forwarded-host"),
+            }))
+        }))
+    })
+    .workers(1)
+    .bind("127.0.0.1:0")
+    .unwrap();
+    let upstream_address = upstream.addrs()[0];
+    actix_rt::spawn(upstream.run());
+    let routes = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        routes.path(),
+        format!(
+            "[[routes]]\nid = \"echo\"\npath = \"/echo/**\"\nurl = \"http://{upstream_address}\"\n"
+        ),
+    )
+    .unwrap();
+    let (registry, _registry) = spawn_registry().await;
+    let gateway = spawn_gateway(&registry, |s| s.routes = Some(routes.path().to_owned())).await;
+
+    // HTTP/1.1 with a Host and a chain from an earlier proxy.
+    let response = awc::Client::new()
+        .get(format!("http://{gateway}/echo/a"))
+        .insert_header(("host", "recorder.example:8443"))
+        .insert_header(("x-forwarded-for", "203.0.113.9"))
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    assert_eq!(
+        response,
+        json!({"for": "203.0.113.9, 127.0.0.1", "proto": "http", "host": "recorder.example:8443"})
+    );
+
+    // HTTP/1.0 without a Host: the gateway's own address, not actix-web's placeholder.
+    let gateway_address = gateway.clone();
+    let answer = actix_rt::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(&gateway_address).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream.write_all(b"GET /echo/b HTTP/1.0\r\n\r\n").unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
+    })
+    .await
+    .unwrap();
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+    let response: serde_json::Value = serde_json::from_str(body).expect(&answer);
+    assert_eq!(
+        response,
+        json!({"for": "127.0.0.1", "proto": "http", "host": gateway})
+    );
+}
