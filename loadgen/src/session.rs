@@ -241,6 +241,14 @@ async fn stream_session(
             if reply.kind == "completed" {
                 result.completed = true;
                 result.bytes = reply.bytes.unwrap_or(0);
+                // The service's own count, checked even when the files are not read back.
+                let acked_bytes = result.acked * args.chunk_bytes as u64;
+                if result.bytes != acked_bytes {
+                    result.error(format!(
+                        "record-end reported {} bytes where {acked_bytes} were acknowledged",
+                        result.bytes
+                    ));
+                }
                 break;
             }
         }
