@@ -91,7 +91,7 @@ impl Report {
             chunks_sent: sent,
             chunks_acked: acked,
             chunks_lost: sent.saturating_sub(acked),
-            errors: results.iter().map(|r| r.errors).sum(),
+            errors: results.iter().map(SessionResult::errors).sum(),
             errors_by_kind: results.iter().flat_map(|r| &r.error_kinds).fold(
                 BTreeMap::new(),
                 |mut kinds, kind| {

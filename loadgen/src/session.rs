@@ -55,8 +55,7 @@ pub struct SessionResult {
     pub sent: u64,
     pub acked: u64,
     pub bytes: u64,
-    pub errors: u64,
-    /// What went wrong, one line an error (`errors` of them), for the report's tally.
+    /// What went wrong, one line an error, for the report's tally.
     pub error_kinds: Vec<String>,
     pub completed: bool,
     pub latencies_us: Vec<u32>,
@@ -100,8 +99,11 @@ impl SessionResult {
     }
 
     fn error(&mut self, kind: impl Into<String>) {
-        self.errors += 1;
         self.error_kinds.push(kind.into());
+    }
+
+    pub fn errors(&self) -> u64 {
+        self.error_kinds.len() as u64
     }
 }
 
@@ -114,7 +116,7 @@ pub async fn run_session(
     phase: Phase,
 ) -> SessionResult {
     let result = stream_session(index, &args, start_at, &progress, &phase).await;
-    progress.finished(result.errors);
+    progress.finished(result.errors());
     result
 }
 
