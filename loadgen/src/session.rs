@@ -28,7 +28,19 @@ struct Reply {
 #[derive(Clone, Default)]
 pub struct Phase(Arc<AtomicU8>);
 
+/// The steps of a session, in order.
+#[derive(Clone, Copy)]
+enum Step {
+    Connecting = 1,
+    Starting,
+    Streaming,
+    Draining,
+    Ending,
+    Closing,
+}
+
 impl Phase {
+    /// Indexed by `Step` (0: not started yet).
     const NAMES: [&'static str; 7] = [
         "waiting for its start",
         "connecting",
@@ -39,7 +51,7 @@ impl Phase {
         "closing",
     ];
 
-    fn set(&self, step: usize) {
+    fn set(&self, step: Step) {
         self.0.store(step as u8, Ordering::Relaxed);
     }
 
@@ -134,7 +146,7 @@ async fn stream_session(
         Duration::ZERO
     };
     actix_rt::time::sleep_until((start_at + delay).into()).await;
-    phase.set(1);
+    phase.set(Step::Connecting);
     let mut socket: Socket = match recording_client()
         .ws(&args.url)
         .max_frame_size(1 << 20)
@@ -147,7 +159,7 @@ async fn stream_session(
             return result;
         }
     };
-    phase.set(2);
+    phase.set(Step::Starting);
     let start = format!(r#"{{"action":"record-start","metaId":"load-{index}"}}"#);
     if let Err(err) = socket.send(ws::Message::Text(start.into())).await {
         result.error(format!("record-start not sent: {err}"));
@@ -167,7 +179,7 @@ async fn stream_session(
             return result;
         }
     }
-    phase.set(3);
+    phase.set(Step::Streaming);
     let chunk = payload(index, args.chunk_bytes);
     let encoded = base64::engine::general_purpose::STANDARD.encode(&chunk);
     let bytes_chunk = bytes::Bytes::from(chunk);
@@ -214,7 +226,7 @@ async fn stream_session(
         }
     }
     result.sent = sent_at.len() as u64;
-    phase.set(4);
+    phase.set(Step::Draining);
     // Wait for the acks still on their way.
     let drain_until = Instant::now() + Duration::from_secs(15);
     while result.acked < result.sent && Instant::now() < drain_until {
@@ -227,7 +239,7 @@ async fn stream_session(
             Err(_) => break,
         }
     }
-    phase.set(5);
+    phase.set(Step::Ending);
     if socket
         .send(ws::Message::Text(r#"{"action":"record-end"}"#.into()))
         .await
@@ -255,7 +267,7 @@ async fn stream_session(
             }
         }
     }
-    phase.set(6);
+    phase.set(Step::Closing);
     let _ = socket.close().await;
     result
 }
