@@ -1,14 +1,15 @@
-//! The `Balancer` actor: the gateway's view of every routed service. It copies the `UP`
-//! instances from the registry client's `Discovery` cache on an interval (so routing goes on
-//! from the last copy while the registry is down), picks an instance per request (round-robin
-//! for HTTP, least open sockets for WebSockets), and ejects instances that refuse connections
-//! or fail repeatedly, for a while.
+//! The `Balancer` actor: the gateway's view of every routed service. It follows the `UP`
+//! instances in the registry client's `Discovery` cache, which pushes each change as soon as its
+//! copy has it (so routing goes on from the last copy while the registry is down, and an
+//! instance back after a restart is routed to on the copy's next refresh, not one later), picks
+//! an instance per request (round-robin for HTTP, least open sockets for WebSockets), and ejects
+//! instances that refuse connections or fail repeatedly, for a while.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use registry::client::{Discovery, Lookup, ServiceInstance};
+use registry::client::{Discovery, InstancesChanged, ServiceInstance, Subscribe};
 use serde::Serialize;
 
 use crate::client::LocalSockets;
@@ -23,7 +24,6 @@ struct Health {
 pub struct Balancer {
     discovery: Addr<Discovery>,
     services: Vec<String>,
-    refresh: Duration,
     ejection: Duration,
     max_failures: u32,
     instances: HashMap<String, Vec<ServiceInstance>>,
@@ -39,14 +39,12 @@ impl Balancer {
     pub fn new(
         discovery: Addr<Discovery>,
         services: Vec<String>,
-        refresh: Duration,
         ejection: Duration,
         max_failures: u32,
     ) -> Self {
         Self {
             discovery,
             services,
-            refresh,
             ejection,
             max_failures,
             instances: HashMap::new(),
@@ -76,22 +74,6 @@ impl Balancer {
         local.replace(sockets);
     }
 
-    fn refresh(&mut self, ctx: &mut Context<Self>) {
-        for service in self.services.clone() {
-            let lookup = self.discovery.send(Lookup(service.clone()));
-            ctx.spawn(lookup.into_actor(self).map(move |found, act, _| {
-                if let Ok(found) = found {
-                    let before = act.instances.get(&service).map_or(0, Vec::len);
-                    if before != found.len() {
-                        log::info!("{service}: {before} -> {} instances", found.len());
-                    }
-                    act.instances.insert(service, found);
-                    act.publish_local_sockets();
-                }
-            }));
-        }
-    }
-
     fn ejected(&self, id: &str, now: Instant) -> bool {
         self.health
             .get(id)
@@ -115,8 +97,24 @@ impl Actor for Balancer {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        self.refresh(ctx);
-        ctx.run_interval(self.refresh, |act, ctx| act.refresh(ctx));
+        self.discovery.do_send(Subscribe {
+            services: self.services.clone(),
+            recipient: ctx.address().recipient(),
+        });
+    }
+}
+
+impl Handler<InstancesChanged> for Balancer {
+    type Result = ();
+
+    fn handle(&mut self, msg: InstancesChanged, _: &mut Self::Context) {
+        let InstancesChanged { service, instances } = msg;
+        let before = self.instances.get(&service).map_or(0, Vec::len);
+        if before != instances.len() {
+            log::info!("{service}: {before} -> {} instances", instances.len());
+        }
+        self.instances.insert(service, instances);
+        self.publish_local_sockets();
     }
 }
 

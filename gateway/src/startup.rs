@@ -62,7 +62,6 @@ impl Application {
         let balancer = Balancer::new(
             discovery.clone(),
             services,
-            refresh,
             Duration::from_millis(settings.ejection_ms),
             settings.max_failures.max(1),
         )

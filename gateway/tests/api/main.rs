@@ -1,6 +1,7 @@
 //! Integration tests of the gateway: a real registry, real audio instances and the gateway, all
 //! on port 0, talking over real sockets.
 
+mod balancing;
 mod helpers;
 mod local_sockets;
 mod proxying;

@@ -19,7 +19,8 @@ pub struct ServiceInstance {
 
 /// A local copy of the registry: fetched whole at start, then kept fresh with deltas on an
 /// interval (and whole again when the delta's hash code disagrees with the copy). Lookups are
-/// answered from memory; while the registry is down, the last copy keeps serving.
+/// answered from memory; while the registry is down, the last copy keeps serving. Subscribers
+/// are told of each change to the services they follow as soon as the copy has it.
 pub struct Discovery {
     endpoint: RegistryEndpoint,
     client: awc::Client,
@@ -30,6 +31,13 @@ pub struct Discovery {
     boot_id: Option<String>,
     fetching: bool,
     last_success: Option<Instant>,
+    subscribers: Vec<Subscriber>,
+}
+
+struct Subscriber {
+    recipient: Recipient<InstancesChanged>,
+    /// What it was last told, by service name as it subscribed.
+    told: HashMap<String, Vec<ServiceInstance>>,
 }
 
 impl Discovery {
@@ -43,6 +51,7 @@ impl Discovery {
             boot_id: local_socket::boot_id(),
             fetching: false,
             last_success: None,
+            subscribers: Vec::new(),
         }
     }
 
@@ -80,6 +89,7 @@ impl Discovery {
                         act.have_full_copy = false;
                         act.refresh(ctx);
                     }
+                    act.tell_subscribers();
                 }
                 Err(err) => log::warn!(
                     "registry {} unreachable ({err}); serving the last copy",
@@ -129,27 +139,12 @@ impl Discovery {
     }
 }
 
-impl Actor for Discovery {
-    type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Self::Context) {
-        self.refresh(ctx);
-        ctx.run_interval(self.interval, |act, ctx| act.refresh(ctx));
-    }
-}
-
-/// The `UP` instances of an app (case-insensitive), from memory.
-#[derive(Message)]
-#[rtype(result = "Vec<ServiceInstance>")]
-pub struct Lookup(pub String);
-
-impl Handler<Lookup> for Discovery {
-    type Result = MessageResult<Lookup>;
-
-    fn handle(&mut self, msg: Lookup, _: &mut Self::Context) -> Self::Result {
+impl Discovery {
+    /// The `UP` instances of an app (case-insensitive) with an enabled port, by instance id.
+    fn up_instances(&self, app: &str) -> Vec<ServiceInstance> {
         let mut found: Vec<ServiceInstance> = self
             .apps
-            .get(&msg.0.to_ascii_uppercase())
+            .get(&app.to_ascii_uppercase())
             .into_iter()
             .flat_map(|instances| instances.values())
             .filter(|i| i.status == InstanceStatus::Up)
@@ -171,7 +166,89 @@ impl Handler<Lookup> for Discovery {
             })
             .collect();
         found.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
-        MessageResult(found)
+        found
+    }
+
+    /// Sends each subscriber the services whose instances differ from what it was last told.
+    /// The message is in the subscriber's mailbox before this handler returns, so whoever sees
+    /// the change in this copy and then asks the subscriber finds it there too.
+    fn tell_subscribers(&mut self) {
+        self.subscribers.retain(|s| s.recipient.connected());
+        let mut subscribers = std::mem::take(&mut self.subscribers);
+        for subscriber in &mut subscribers {
+            for (service, told) in &mut subscriber.told {
+                let now = self.up_instances(service);
+                if *told != now {
+                    told.clone_from(&now);
+                    subscriber.recipient.do_send(InstancesChanged {
+                        service: service.clone(),
+                        instances: now,
+                    });
+                }
+            }
+        }
+        self.subscribers = subscribers;
+    }
+}
+
+impl Actor for Discovery {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.refresh(ctx);
+        ctx.run_interval(self.interval, |act, ctx| act.refresh(ctx));
+    }
+}
+
+/// The `UP` instances of an app (case-insensitive), from memory.
+#[derive(Message)]
+#[rtype(result = "Vec<ServiceInstance>")]
+pub struct Lookup(pub String);
+
+impl Handler<Lookup> for Discovery {
+    type Result = MessageResult<Lookup>;
+
+    fn handle(&mut self, msg: Lookup, _: &mut Self::Context) -> Self::Result {
+        MessageResult(self.up_instances(&msg.0))
+    }
+}
+
+/// The `UP` instances of a service a subscriber follows, sent when they change.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct InstancesChanged {
+    /// The service's name as the subscriber gave it.
+    pub service: String,
+    pub instances: Vec<ServiceInstance>,
+}
+
+/// Follow `services`: each is sent at once as an [`InstancesChanged`] with what the copy holds
+/// (possibly nothing yet), then again whenever a refresh changes it. Without this a follower
+/// polling with `Lookup` on its own interval lags the copy by up to that interval.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Subscribe {
+    pub services: Vec<String>,
+    pub recipient: Recipient<InstancesChanged>,
+}
+
+impl Handler<Subscribe> for Discovery {
+    type Result = ();
+
+    fn handle(&mut self, msg: Subscribe, _: &mut Self::Context) {
+        let mut told = HashMap::new();
+        for service in msg.services {
+            let now = self.up_instances(&service);
+            msg.recipient.do_send(InstancesChanged {
+                service: service.clone(),
+                instances: now.clone(),
+            });
+            told.insert(service, now);
+        }
+        self.subscribers.push(Subscriber {
+            recipient: msg.recipient,
+            told,
+        });
     }
 }
 

@@ -5,7 +5,9 @@ mod discovery;
 pub mod local_socket;
 mod registration;
 
-pub use discovery::{Discovery, GetSnapshot, Lookup, ServiceInstance, Snapshot};
+pub use discovery::{
+    Discovery, GetSnapshot, InstancesChanged, Lookup, ServiceInstance, Snapshot, Subscribe,
+};
 pub use registration::{Deregister, InstanceSpec, Registration};
 
 /// Where the registry is, e.g. `http://127.0.0.1:8761` (a trailing `/eureka/` is accepted),

@@ -2,7 +2,8 @@ use std::time::Duration;
 
 use actix::Actor;
 use registry::client::{
-    Deregister, Discovery, InstanceSpec, Lookup, Registration, RegistryEndpoint,
+    Deregister, Discovery, InstanceSpec, InstancesChanged, Lookup, Registration, RegistryEndpoint,
+    Subscribe,
 };
 
 use crate::helpers::*;
@@ -106,4 +107,85 @@ async fn discovery_follows_the_registry_and_keeps_its_copy_while_it_is_down() {
     registry.stop().await;
     actix_rt::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(ports(discovery.clone()).await, [9603]);
+}
+
+/// Keeps every push it is sent, to be read back with `Told`.
+#[derive(Default)]
+struct Follower(Vec<InstancesChanged>);
+
+impl actix::Actor for Follower {
+    type Context = actix::Context<Self>;
+}
+
+impl actix::Handler<InstancesChanged> for Follower {
+    type Result = ();
+
+    fn handle(&mut self, msg: InstancesChanged, _: &mut Self::Context) {
+        self.0.push(msg);
+    }
+}
+
+#[derive(actix::Message)]
+#[rtype(result = "Vec<(String, Vec<u16>)>")]
+struct Told;
+
+impl actix::Handler<Told> for Follower {
+    type Result = actix::MessageResult<Told>;
+
+    fn handle(&mut self, _: Told, _: &mut Self::Context) -> Self::Result {
+        actix::MessageResult(
+            self.0
+                .iter()
+                .map(|m| {
+                    (
+                        m.service.clone(),
+                        m.instances.iter().map(|i| i.port).collect(),
+                    )
+                })
+                .collect(),
+        )
+    }
+}
+
+#[actix_rt::test]
+async fn a_subscriber_is_told_what_the_copy_holds_at_once_then_each_change_and_only_changes() {
+    let registry = spawn_registry().await;
+    registry.register("AUDIO-SERVICE", "a:1", 9611).await;
+    let endpoint = RegistryEndpoint::new(&format!("http://{}", registry.address), None);
+    let discovery = Discovery::new(endpoint, Duration::from_millis(50)).start();
+    eventually(Duration::from_secs(5), "the copy has the instance", || {
+        let d = discovery.clone();
+        async move { d.send(Lookup("AUDIO-SERVICE".into())).await.unwrap().len() == 1 }
+    })
+    .await;
+
+    let follower = Follower::default().start();
+    discovery
+        .send(Subscribe {
+            services: vec!["audio-service".into(), "GATEWAY".into()],
+            recipient: follower.clone().recipient(),
+        })
+        .await
+        .unwrap();
+    // Both services at once, under the names given (a service with no instance as empty).
+    assert_eq!(
+        follower.send(Told).await.unwrap(),
+        [
+            ("audio-service".to_owned(), vec![9611]),
+            ("GATEWAY".to_owned(), vec![])
+        ]
+    );
+
+    registry.register("AUDIO-SERVICE", "b:1", 9612).await;
+    eventually(Duration::from_secs(5), "the change pushed", || {
+        let f = follower.clone();
+        async move { f.send(Told).await.unwrap().len() == 3 }
+    })
+    .await;
+    // Ten more refreshes with nothing changed push nothing.
+    actix_rt::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        follower.send(Told).await.unwrap()[2..],
+        [("audio-service".to_owned(), vec![9611, 9612])]
+    );
 }

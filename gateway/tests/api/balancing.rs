@@ -1,0 +1,78 @@
+//! The balancer's view follows the registry client's copy without a lag of its own.
+
+use std::time::Duration;
+
+use actix::{Actor, Addr};
+use gateway::balancer::{Balancer, Pick};
+use registry::client::{
+    Deregister, Discovery, InstanceSpec, Lookup, Registration, RegistryEndpoint,
+};
+
+use crate::helpers::spawn_registry;
+
+/// Waits until the registry client's copy holds `ports` for the audio service, then answers
+/// what the balancer picks right after: the copy pushes each change into the balancer's
+/// mailbox before it answers the lookup, so the pick cannot come before the change.
+async fn pick_once_the_copy_has(
+    discovery: &Addr<Discovery>,
+    balancer: &Addr<Balancer>,
+    ports: &[u16],
+) -> Option<String> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let found = discovery
+            .send(Lookup("AUDIO-SERVICE".into()))
+            .await
+            .unwrap();
+        if found.iter().map(|i| i.port).collect::<Vec<_>>() == ports {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the copy never held {ports:?}"
+        );
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    balancer
+        .send(Pick {
+            service: "AUDIO-SERVICE".into(),
+            websocket: true,
+            exclude: Vec::new(),
+        })
+        .await
+        .unwrap()
+        .map(|upstream| upstream.authority)
+}
+
+#[actix_rt::test]
+async fn an_instance_restarting_on_its_address_is_routed_to_as_soon_as_the_copy_has_it_back() {
+    let (registry, _handle) = spawn_registry().await;
+    let endpoint = RegistryEndpoint::new(&format!("http://{registry}/eureka/"), None);
+    let discovery = Discovery::new(endpoint.clone(), Duration::from_millis(100)).start();
+    let balancer = Balancer::new(
+        discovery.clone(),
+        vec!["AUDIO-SERVICE".into()],
+        Duration::from_secs(30),
+        3,
+    )
+    .start();
+    let spec = InstanceSpec::new("audio-service", "127.0.0.1", 9701);
+
+    let first = Registration::new(endpoint.clone(), spec.clone()).start();
+    assert_eq!(
+        pick_once_the_copy_has(&discovery, &balancer, &[9701]).await,
+        Some("127.0.0.1:9701".to_owned())
+    );
+
+    // The restart: the instance leaves, then comes back on the same address.
+    first.send(Deregister).await.unwrap().unwrap();
+    assert_eq!(
+        pick_once_the_copy_has(&discovery, &balancer, &[]).await,
+        None
+    );
+    let _second = Registration::new(endpoint, spec).start();
+    assert_eq!(
+        pick_once_the_copy_has(&discovery, &balancer, &[9701]).await,
+        Some("127.0.0.1:9701".to_owned())
+    );
+}
