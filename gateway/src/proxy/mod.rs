@@ -10,7 +10,10 @@ pub mod relay;
 pub mod upgrade;
 pub mod websocket;
 
+use std::time::Duration;
+
 use actix_web::HttpRequest;
+use registry::client::FetchNow;
 
 use crate::balancer::{Attempt, Outcome, Pick, Upstream};
 use crate::error::GatewayError;
@@ -35,18 +38,29 @@ pub(crate) async fn choose(
                 authority,
             })
         }
-        Target::Service(service) => state
-            .balancer
-            .send(Pick {
-                service: service.clone(),
-                websocket,
-                exclude: exclude.to_vec(),
-            })
-            .await
-            .map_err(|_| GatewayError::Unavailable)?
-            .ok_or_else(|| GatewayError::NoInstance(service.clone())),
+        Target::Service(service) => {
+            let pick = || {
+                state.balancer.send(Pick {
+                    service: service.clone(),
+                    websocket,
+                    exclude: exclude.to_vec(),
+                })
+            };
+            let mut found = pick().await.map_err(|_| GatewayError::Unavailable)?;
+            if found.is_none() && exclude.is_empty() {
+                // No instance at all: the copy may predate a registration (an instance that has
+                // just started or restarted), so look at the registry once more before failing.
+                let fresh = state.discovery.send(FetchNow);
+                let _ = actix_web::rt::time::timeout(FRESH_LOOK_LIMIT, fresh).await;
+                found = pick().await.map_err(|_| GatewayError::Unavailable)?;
+            }
+            found.ok_or_else(|| GatewayError::NoInstance(service.clone()))
+        }
     }
 }
+
+/// How long a request that found no instance waits for a fresh look at the registry.
+const FRESH_LOOK_LIMIT: Duration = Duration::from_secs(1);
 
 /// How many instances a request may try before giving up.
 pub(crate) const MAX_ATTEMPTS: usize = 3;

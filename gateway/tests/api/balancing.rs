@@ -8,7 +8,7 @@ use registry::client::{
     Deregister, Discovery, InstanceSpec, Lookup, Registration, RegistryEndpoint,
 };
 
-use crate::helpers::spawn_registry;
+use crate::helpers::{get_json, record_fixture, spawn_audio, spawn_gateway, spawn_registry};
 
 /// Waits until the registry client's copy holds `ports` for the audio service, then answers
 /// what the balancer picks right after: the copy pushes each change into the balancer's
@@ -74,5 +74,50 @@ async fn an_instance_restarting_on_its_address_is_routed_to_as_soon_as_the_copy_
     assert_eq!(
         pick_once_the_copy_has(&discovery, &balancer, &[9701]).await,
         Some("127.0.0.1:9701".to_owned())
+    );
+}
+
+#[actix_rt::test]
+async fn a_request_that_finds_no_instance_looks_at_the_registry_again_before_failing() {
+    let (registry, _handle) = spawn_registry().await;
+    // A copy refreshed once a minute: without a fresh look, an instance registering after the
+    // first fetch would not be routed to for a minute.
+    let gateway = spawn_gateway(&registry, |s| s.discovery_refresh_ms = 60_000).await;
+    let health = format!("http://{gateway}/health");
+    for _ in 0..100 {
+        if !get_json(&health).await.1["registryCopyAgeMs"].is_null() {
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!get_json(&health).await.1["registryCopyAgeMs"].is_null());
+    let (status, body) = get_json(&format!("http://{gateway}/api/files")).await;
+    assert_eq!((status, body["error"].as_str()), (503, Some("no-instance")));
+
+    let data = tempfile::tempdir().unwrap();
+    let audio = spawn_audio(&registry, data.path()).await;
+    // Registered when the instance's first heartbeat (or registration) is in the registry.
+    let registered = format!("http://{registry}/eureka/apps/AUDIO-SERVICE");
+    for _ in 0..100 {
+        if get_json(&registered).await.0 == 200 {
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        get_json(&registered).await.0,
+        200,
+        "{} never registered",
+        audio.address
+    );
+
+    // The first request after it: a whole recording through the gateway, then the list.
+    let completed = record_fixture(&format!("ws://{gateway}/ws/record"), "fresh-look").await;
+    let (status, list) = get_json(&format!("http://{gateway}/api/files")).await;
+    assert_eq!(status, 200);
+    assert!(
+        list.to_string()
+            .contains(completed["fileName"].as_str().unwrap()),
+        "{list}"
     );
 }

@@ -3,9 +3,14 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
+use tokio::sync::oneshot;
 
 use super::{local_socket, RegistryEndpoint};
 use crate::model::{Applications, ApplicationsEnvelope, InstanceInfo, InstanceStatus};
+
+/// The least time between the starts of two fetches that callers asked for with [`FetchNow`], so
+/// that callers finding nothing while a service is down cannot flood the registry.
+const FETCH_NOW_GAP: Duration = Duration::from_millis(200);
 
 /// An instance a caller can reach.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,7 +36,13 @@ pub struct Discovery {
     boot_id: Option<String>,
     fetching: bool,
     last_success: Option<Instant>,
+    last_fetch_started: Option<Instant>,
     subscribers: Vec<Subscriber>,
+    /// Callers of `FetchNow` waiting for the next fetch to start, then end.
+    waiting_for_next: Vec<oneshot::Sender<()>>,
+    /// Callers of `FetchNow` waiting for the fetch under way to end.
+    waiting_for_current: Vec<oneshot::Sender<()>>,
+    fetch_scheduled: bool,
 }
 
 struct Subscriber {
@@ -51,7 +62,11 @@ impl Discovery {
             boot_id: local_socket::boot_id(),
             fetching: false,
             last_success: None,
+            last_fetch_started: None,
             subscribers: Vec::new(),
+            waiting_for_next: Vec::new(),
+            waiting_for_current: Vec::new(),
+            fetch_scheduled: false,
         }
     }
 
@@ -60,6 +75,8 @@ impl Discovery {
             return;
         }
         self.fetching = true;
+        self.last_fetch_started = Some(Instant::now());
+        self.waiting_for_current.append(&mut self.waiting_for_next);
         let full = !self.have_full_copy;
         let path = if full { "/apps" } else { "/apps/delta" };
         let request = self
@@ -79,6 +96,7 @@ impl Discovery {
         };
         ctx.spawn(fetch.into_actor(self).map(move |result, act, ctx| {
             act.fetching = false;
+            let done = std::mem::take(&mut act.waiting_for_current);
             match result {
                 Ok(envelope) => {
                     act.last_success = Some(Instant::now());
@@ -89,12 +107,18 @@ impl Discovery {
                         act.have_full_copy = false;
                         act.refresh(ctx);
                     }
-                    act.tell_subscribers();
                 }
                 Err(err) => log::warn!(
                     "registry {} unreachable ({err}); serving the last copy",
                     act.endpoint.base()
                 ),
+            }
+            act.tell_subscribers();
+            for waiter in done {
+                let _ = waiter.send(());
+            }
+            if !act.waiting_for_next.is_empty() {
+                act.fetch_soon(ctx);
             }
         }));
     }
@@ -167,6 +191,25 @@ impl Discovery {
             .collect();
         found.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
         found
+    }
+
+    /// Starts a fetch as soon as `FETCH_NOW_GAP` allows, unless one is under way or planned.
+    fn fetch_soon(&mut self, ctx: &mut Context<Self>) {
+        if self.fetching || self.fetch_scheduled {
+            return;
+        }
+        let wait = self.last_fetch_started.map_or(Duration::ZERO, |at| {
+            FETCH_NOW_GAP.saturating_sub(at.elapsed())
+        });
+        if wait.is_zero() {
+            self.refresh(ctx);
+        } else {
+            self.fetch_scheduled = true;
+            ctx.run_later(wait, |act, ctx| {
+                act.fetch_scheduled = false;
+                act.fetch_soon(ctx);
+            });
+        }
     }
 
     /// Sends each subscriber the services whose instances differ from what it was last told.
@@ -249,6 +292,27 @@ impl Handler<Subscribe> for Discovery {
             recipient: msg.recipient,
             told,
         });
+    }
+}
+
+/// Answers once a fetch that started after this message arrived has ended (successful or not;
+/// at most one such fetch starts every 200 ms), subscribers told first. For a caller that found
+/// no instance and would rather look again than fail: an instance that has just registered is
+/// in the registry before the next interval's fetch.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct FetchNow;
+
+impl Handler<FetchNow> for Discovery {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _: FetchNow, ctx: &mut Self::Context) -> Self::Result {
+        let (done, wait) = oneshot::channel();
+        self.waiting_for_next.push(done);
+        self.fetch_soon(ctx);
+        Box::pin(async move {
+            let _ = wait.await;
+        })
     }
 }
 

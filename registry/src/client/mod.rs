@@ -6,7 +6,8 @@ pub mod local_socket;
 mod registration;
 
 pub use discovery::{
-    Discovery, GetSnapshot, InstancesChanged, Lookup, ServiceInstance, Snapshot, Subscribe,
+    Discovery, FetchNow, GetSnapshot, InstancesChanged, Lookup, ServiceInstance, Snapshot,
+    Subscribe,
 };
 pub use registration::{Deregister, InstanceSpec, Registration};
 

@@ -2,8 +2,8 @@ use std::time::Duration;
 
 use actix::Actor;
 use registry::client::{
-    Deregister, Discovery, InstanceSpec, InstancesChanged, Lookup, Registration, RegistryEndpoint,
-    Subscribe,
+    Deregister, Discovery, FetchNow, GetSnapshot, InstanceSpec, InstancesChanged, Lookup,
+    Registration, RegistryEndpoint, Subscribe,
 };
 
 use crate::helpers::*;
@@ -187,5 +187,40 @@ async fn a_subscriber_is_told_what_the_copy_holds_at_once_then_each_change_and_o
     assert_eq!(
         follower.send(Told).await.unwrap()[2..],
         [("audio-service".to_owned(), vec![9611, 9612])]
+    );
+}
+
+#[actix_rt::test]
+async fn fetch_now_answers_after_a_fresh_fetch_and_starts_one_at_most_every_200_ms() {
+    let registry = spawn_registry().await;
+    let endpoint = RegistryEndpoint::new(&format!("http://{}", registry.address), None);
+    // Its own interval is a minute: every fetch after the first is one asked for.
+    let discovery = Discovery::new(endpoint, Duration::from_secs(60)).start();
+    eventually(Duration::from_secs(5), "the first fetch", || {
+        let d = discovery.clone();
+        async move { d.send(GetSnapshot).await.unwrap().age.is_some() }
+    })
+    .await;
+    registry.register("AUDIO-SERVICE", "a:1", 9621).await;
+    discovery.send(FetchNow).await.unwrap();
+    let found = discovery
+        .send(Lookup("AUDIO-SERVICE".into()))
+        .await
+        .unwrap();
+    assert_eq!(found.iter().map(|i| i.port).collect::<Vec<_>>(), [9621]);
+
+    // Callers at once share a fetch; callers one after another wait their turn, 200 ms apart.
+    let started = std::time::Instant::now();
+    let together = (0..20).map(|_| discovery.send(FetchNow));
+    for answer in futures_util::future::join_all(together).await {
+        answer.unwrap();
+    }
+    for _ in 0..5 {
+        discovery.send(FetchNow).await.unwrap();
+    }
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(5 * 200),
+        "six fetches asked for in {elapsed:?}"
     );
 }
