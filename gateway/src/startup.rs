@@ -14,7 +14,9 @@ use actix::{Actor, Addr};
 use actix_http::HttpService;
 use actix_service::{fn_factory, fn_service, map_config, IntoServiceFactory, ServiceFactory};
 use actix_web::body::MessageBody;
-use actix_web::dev::{AppConfig, Server, ServerHandle, ServiceRequest, ServiceResponse};
+use actix_web::dev::{
+    AppConfig, Extensions, Server, ServerHandle, ServiceRequest, ServiceResponse,
+};
 use actix_web::{web, App};
 use registry::client::{Deregister, Discovery, InstanceSpec, Registration, RegistryEndpoint};
 
@@ -22,6 +24,7 @@ use crate::balancer::Balancer;
 use crate::client::{upstream_client, LocalSockets};
 use crate::config::Settings;
 use crate::metrics::Metrics;
+use crate::proxy::headers::ReachedAddress;
 use crate::proxy::upgrade;
 use crate::route::{RouteError, RouteTable};
 use crate::routes;
@@ -117,6 +120,15 @@ impl Application {
                 // Small writes (acks, pongs) go out at once instead of behind delayed ACKs.
                 .tcp_nodelay(true)
                 .local_addr(address)
+                // The address each connection reached, for X-Forwarded-Host when a request names
+                // no host: with the listener on 0.0.0.0, its own address says nothing.
+                .on_connect_ext(
+                    |io: &actix_web::rt::net::TcpStream, data: &mut Extensions| {
+                        if let Ok(reached) = io.local_addr() {
+                            data.insert(ReachedAddress(reached));
+                        }
+                    },
+                )
                 .upgrade(upgrade)
                 .finish(map_config(make_app().into_factory(), |()| {
                     AppConfig::default()

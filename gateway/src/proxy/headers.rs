@@ -1,6 +1,8 @@
 //! Header rules shared by both proxies.
 
 use actix_web::http::header::{HeaderMap, HeaderName};
+use std::net::SocketAddr;
+
 use actix_web::HttpRequest;
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1) and `Host`: never forwarded.
@@ -32,9 +34,14 @@ pub fn connection_listed(headers: &HeaderMap) -> Vec<String> {
         .collect()
 }
 
+/// The local address a client's connection reached (kept per connection at accept).
+#[derive(Debug, Clone, Copy)]
+pub struct ReachedAddress(pub SocketAddr);
+
 /// `X-Forwarded-For/Proto/Host` values for a request: the client's address appended to any
-/// chain it came with; the host the client asked for, or `own_address` when it named none (an
-/// HTTP/1.0 request without `Host`, where actix-web would give its placeholder, `localhost:8080`).
+/// chain it came with; the host the client asked for, or when it named none (an HTTP/1.0
+/// request without `Host`, where actix-web would give its placeholder, `localhost:8080`) the
+/// address its connection reached, else `own_address` (the listener's).
 pub fn forwarded(req: &HttpRequest, own_address: &str) -> [(&'static str, String); 3] {
     let peer = req
         .peer_addr()
@@ -54,11 +61,16 @@ pub fn forwarded(req: &HttpRequest, own_address: &str) -> [(&'static str, String
         || ["host", "forwarded", "x-forwarded-host"]
             .iter()
             .any(|name| headers.contains_key(*name));
-    let host = if named { info.host() } else { own_address };
+    let host = if named {
+        info.host().to_owned()
+    } else {
+        req.conn_data::<ReachedAddress>()
+            .map_or_else(|| own_address.to_owned(), |reached| reached.0.to_string())
+    };
     [
         ("x-forwarded-for", chain),
         ("x-forwarded-proto", info.scheme().to_owned()),
-        ("x-forwarded-host", host.to_owned()),
+        ("x-forwarded-host", host),
     ]
 }
 

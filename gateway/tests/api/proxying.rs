@@ -300,7 +300,6 @@ async fn no_instance_is_a_clear_503_and_the_token_guards_the_api_but_not_the_pag
 #[actix_rt::test]
 async fn forwarded_headers_name_the_client_and_the_host_it_asked_for() {
     use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
-    use std::io::{Read, Write};
 
     // An upstream that answers with the forwarded headers it was sent.
     let upstream = HttpServer::new(|| {
@@ -351,13 +350,37 @@ async fn forwarded_headers_name_the_client_and_the_host_it_asked_for() {
     );
 
     // HTTP/1.0 without a Host: the gateway's own address, not actix-web's placeholder.
-    let gateway_address = gateway.clone();
+    let response = get_without_host(&gateway, "/echo/b").await;
+    assert_eq!(
+        response,
+        json!({"for": "127.0.0.1", "proto": "http", "host": gateway})
+    );
+
+    // A gateway listening on every interface names the address the connection reached, not
+    // 0.0.0.0.
+    let everywhere = spawn_gateway(&registry, |s| {
+        s.routes = Some(routes.path().to_owned());
+        s.host = "0.0.0.0".into();
+    })
+    .await;
+    let reached = format!("127.0.0.1:{}", everywhere.rsplit(':').next().unwrap());
+    let response = get_without_host(&reached, "/echo/c").await;
+    assert_eq!(response["host"], json!(reached), "{everywhere}");
+}
+
+/// An HTTP/1.0 `GET` without a `Host` header, over a plain socket (no client sends one), and
+/// its JSON body.
+async fn get_without_host(address: &str, path: &str) -> serde_json::Value {
+    use std::io::{Read, Write};
+
+    let request = format!("GET {path} HTTP/1.0\r\n\r\n");
+    let address = address.to_owned();
     let answer = actix_rt::task::spawn_blocking(move || {
-        let mut stream = std::net::TcpStream::connect(&gateway_address).unwrap();
+        let mut stream = std::net::TcpStream::connect(&address).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
-        stream.write_all(b"GET /echo/b HTTP/1.0\r\n\r\n").unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
         let mut answer = String::new();
         stream.read_to_string(&mut answer).unwrap();
         answer
@@ -365,9 +388,5 @@ async fn forwarded_headers_name_the_client_and_the_host_it_asked_for() {
     .await
     .unwrap();
     let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
-    let response: serde_json::Value = serde_json::from_str(body).expect(&answer);
-    assert_eq!(
-        response,
-        json!({"for": "127.0.0.1", "proto": "http", "host": gateway})
-    );
+    serde_json::from_str(body).expect(&answer)
 }
