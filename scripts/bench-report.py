@@ -288,7 +288,7 @@ lines += ["## The commands", "", "```sh", "bash scripts/bench", "```", "",
           "After the load steps it runs `cargo bench -p audio --bench events` against a Kafka broker it starts, `cargo bench -p registry`, "
           "and times the file list over recordings it writes to disk. Before the servers start it runs `cargo bench -p loadgen --bench first_touch -- 8` on the idle machine. The raw JSON reports of one run are in the folder it prints.", "",
           "The profiles and the write-pattern figures above come from three more commands, run apart from the benchmark:", "",
-          "```sh", "PROFILE_DATA_DIR=/dev/shm/profile PROFILE_OUT=docs/performance bash scripts/profile 5000   # perf: CPU a chunk, top symbols, flame graphs",
+          "```sh", "PROFILE_OUT=docs/performance bash scripts/profile 3000   # perf: CPU a chunk, top symbols, the flame graphs above",
           "bash scripts/callgrind 40                                                                  # valgrind: instructions a chunk",
           "WRITE_PATTERN_DIR=/work/wp-data cargo bench -p audio --bench write_pattern -- 5000 120   # the disk's cost, per-recording files against a log",
           "```", ""]
