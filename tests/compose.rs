@@ -346,3 +346,37 @@ fn the_image_is_multi_stage_cached_small_and_not_root() {
     let ignore = std::fs::read_to_string(root().join(".dockerignore")).unwrap();
     assert!(ignore.lines().any(|l| l == "target/"));
 }
+
+#[test]
+fn the_open_files_limits_hold_every_session_the_instances_allow() {
+    let compose = load("docker-compose.yml");
+    let nofile = |service: &Value| {
+        let limit = &service["ulimits"]["nofile"];
+        let soft = limit["soft"].as_u64().expect("a soft nofile limit");
+        assert_eq!(Some(soft), limit["hard"].as_u64(), "soft and hard alike");
+        soft
+    };
+    let default_max = audio::Settings::for_data_dir("data").max_sessions as u64;
+    let mut sessions = 0;
+    for (name, service) in services(&compose) {
+        if !name.starts_with("audio-") {
+            continue;
+        }
+        let max = environment(&service)
+            .into_iter()
+            .find(|(k, _)| k == "AUDIO_MAX_SESSIONS")
+            .map_or(default_max, |(_, v)| v.parse().unwrap());
+        let needed = max * audio::open_files::PER_SESSION + audio::open_files::RESERVED;
+        assert!(
+            nofile(&service) >= needed,
+            "{name}: {max} sessions need {needed}"
+        );
+        sessions += max;
+    }
+    assert!(sessions > 0, "no audio instance found");
+    let gateway = &compose["services"]["gateway"];
+    assert!(
+        nofile(gateway) >= 2 * sessions + 256,
+        "gateway: {sessions} sockets to relay"
+    );
+}

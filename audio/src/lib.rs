@@ -8,6 +8,7 @@ pub mod domain;
 pub mod error;
 pub mod events;
 pub mod local_socket;
+pub mod open_files;
 pub mod postprocess;
 pub mod protocol;
 pub mod routes;

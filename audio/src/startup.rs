@@ -19,6 +19,7 @@ use crate::config::Settings;
 use crate::domain::RecordingId;
 use crate::events::{processed_event, Broadcast, EventHub};
 use crate::local_socket::LocalSocket;
+use crate::open_files;
 use crate::postprocess::{PostProcessor, Process};
 use crate::routes;
 use crate::session::SessionConfig;
@@ -119,7 +120,7 @@ impl Application {
                 publisher: bus.publisher(),
                 hub: hub.clone(),
             },
-            settings.max_sessions,
+            open_files::cap_sessions(settings.max_sessions, open_files::raise_limit()),
             settings.resume_grace(),
             settings.sweep_interval(),
         )

@@ -70,6 +70,12 @@ impl Application {
         )
         .with_local_sockets(settings.unix_sockets.then(|| local.clone()))
         .start();
+        // A relayed WebSocket holds two sockets; the soft open-files limit (often 1,024) would
+        // cap them well below what the hard one allows.
+        match rlimit::increase_nofile_limit(u64::MAX) {
+            Ok(limit) => log::info!("open files limit {limit} (two a relayed WebSocket)"),
+            Err(err) => log::warn!("could not raise the open-files limit: {err}"),
+        }
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))?;
         let address = listener.local_addr()?;
         let state = web::Data::new(GatewayState {

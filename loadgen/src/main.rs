@@ -31,6 +31,16 @@ fn main() {
         )
         .exit();
     }
+    // A session holds a socket: the soft open-files limit (often 1,024) would cap the sessions
+    // well below what the hard one allows.
+    if let Ok(limit) = rlimit::increase_nofile_limit(u64::MAX) {
+        if limit < args.sessions as u64 + 64 {
+            eprintln!(
+                "warning: {} sessions need about as many open files; the limit is {limit}",
+                args.sessions
+            );
+        }
+    }
     let args = Arc::new(args);
     let report_file = args.report.clone();
     let threads = args
