@@ -9,6 +9,9 @@ pub enum GatewayError {
     NoInstance(String),
     #[error("no instance of {0} could be reached: {1}")]
     BadGateway(String, String),
+    /// Every instance tried refused a WebSocket with 503: each holds all the sessions it may.
+    #[error("every instance of {0} tried holds all the sessions it may; try again later")]
+    Full(String),
     #[error("{0} did not answer in time")]
     Timeout(String),
     #[error("a valid access token is required")]
@@ -24,7 +27,9 @@ pub enum GatewayError {
 impl ResponseError for GatewayError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::NoInstance(_) | Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::NoInstance(_) | Self::Full(_) | Self::Unavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::BadGateway(..) => StatusCode::BAD_GATEWAY,
             Self::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::BadUpgrade(_) => StatusCode::BAD_REQUEST,
@@ -37,6 +42,8 @@ impl ResponseError for GatewayError {
         let code = match self {
             Self::NoInstance(_) => "no-instance",
             Self::BadGateway(..) => "bad-gateway",
+            // The instance's own code for it, so that clients see one answer either way.
+            Self::Full(_) => "too-many-sessions",
             Self::Timeout(_) => "gateway-timeout",
             Self::BadUpgrade(_) => "bad-upgrade",
             Self::Unauthorized => "unauthorized",

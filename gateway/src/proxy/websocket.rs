@@ -4,6 +4,7 @@
 //! client its 101 and relays the bytes both ways.
 
 use actix_web::http::header::SEC_WEBSOCKET_PROTOCOL;
+use actix_web::http::StatusCode;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
 use awc::error::{SendRequestError, WsClientError};
@@ -39,6 +40,8 @@ pub async fn forward(
     let id = request_id(&req);
     let mut tried = Vec::new();
     let mut last_error = String::new();
+    // Whether every instance tried so far answered 503 (full).
+    let mut all_full = true;
     for _ in 0..MAX_ATTEMPTS {
         let upstream = match choose(state, &target, true, &tried).await {
             Ok(upstream) => upstream,
@@ -91,17 +94,23 @@ pub async fn forward(
                 return Ok(handshake.finish());
             }
             Err(err) => {
-                // A refused connection or an instance that would not upgrade (503 when full,
-                // say): nothing reached the client yet, so another instance is tried.
+                // A refused connection or an instance that would not upgrade: nothing reached
+                // the client yet, so another instance is tried. One that answered 503 is full,
+                // not failing: it is not held against its health.
+                let full = matches!(
+                    err,
+                    WsClientError::InvalidResponseStatus(StatusCode::SERVICE_UNAVAILABLE)
+                );
+                all_full &= full;
                 let refused = matches!(
                     err,
                     WsClientError::SendRequest(SendRequestError::Connect(_))
                 );
-                outcome(if refused {
-                    Attempt::Refused
-                } else {
-                    Attempt::Failed
-                });
+                if refused {
+                    outcome(Attempt::Refused);
+                } else if !full {
+                    outcome(Attempt::Failed);
+                }
                 log::warn!(
                     "websocket upgrade at {} failed [request {id}]: {err}",
                     upstream.instance_id
@@ -110,6 +119,9 @@ pub async fn forward(
                 tried.push(upstream.instance_id);
             }
         }
+    }
+    if all_full && !tried.is_empty() {
+        return Err(GatewayError::Full(route.target_name()));
     }
     Err(GatewayError::BadGateway(route.target_name(), last_error))
 }

@@ -8,7 +8,10 @@ use registry::client::{
     Deregister, Discovery, InstanceSpec, Lookup, Registration, RegistryEndpoint,
 };
 
-use crate::helpers::{get_json, record_fixture, spawn_audio, spawn_gateway, spawn_registry};
+use crate::helpers::{
+    connect, get_json, record_fixture, spawn_audio, spawn_audio_with, spawn_gateway,
+    spawn_registry, wait_for_instances,
+};
 
 /// Waits until the registry client's copy holds `ports` for the audio service, then answers
 /// what the balancer picks right after: the copy pushes each change into the balancer's
@@ -120,4 +123,55 @@ async fn a_request_that_finds_no_instance_looks_at_the_registry_again_before_fai
             .contains(completed["fileName"].as_str().unwrap()),
         "{list}"
     );
+}
+
+/// A raw WebSocket upgrade request; answers the status and the JSON body of a refusal.
+async fn refused_upgrade(gateway: &str) -> (u16, serde_json::Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let mut stream = tokio::net::TcpStream::connect(gateway).await.unwrap();
+    stream
+        .write_all(
+            format!(
+                "GET /ws/record HTTP/1.1\r\nHost: {gateway}\r\nUpgrade: websocket\r\n\
+                 Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+                 Sec-WebSocket-Version: 13\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    actix_rt::time::timeout(Duration::from_secs(10), stream.read_to_string(&mut answer))
+        .await
+        .expect("answered and closed within 10 s")
+        .unwrap();
+    let status = answer[9..12].parse().unwrap();
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+    (status, serde_json::from_str(body).unwrap_or_default())
+}
+
+#[actix_rt::test]
+async fn an_instance_full_of_sessions_is_answered_as_full_and_not_ejected() {
+    let (registry, _handle) = spawn_registry().await;
+    let data = tempfile::tempdir().unwrap();
+    spawn_audio_with(&registry, data.path(), |s| s.max_sessions = 1).await;
+    let gateway = spawn_gateway(&registry, |_| {}).await;
+    wait_for_instances(&gateway, 1).await;
+    let _holding = connect(&format!("ws://{gateway}/ws/record")).await;
+
+    // More refusals than the failures that eject an instance (3).
+    for _ in 0..5 {
+        let (status, body) = refused_upgrade(&gateway).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (503, Some("too-many-sessions")),
+            "{body}"
+        );
+    }
+    let (_, health) = get_json(&format!("http://{gateway}/health")).await;
+    let instance = &health["upstreams"]["AUDIO-SERVICE"][0];
+    assert_eq!(instance["ejected"], false, "{health}");
+    assert_eq!(instance["failures"], 0, "{health}");
+    assert_eq!(health["ejectionsTotal"], 0, "{health}");
 }
