@@ -36,7 +36,7 @@ async fn the_root_command_serves_both_pages_and_records_through_the_gateway() {
     // It prints the two page URLs first.
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut printed = String::new();
-    while !printed.contains("recordings") {
+    while !printed.contains("  data ") {
         printed.push_str(&lines.next().unwrap().unwrap());
         printed.push('\n');
     }
@@ -51,6 +51,25 @@ async fn the_root_command_serves_both_pages_and_records_through_the_gateway() {
     );
 
     let client = awc::Client::new();
+    // One process, one open-files limit: the two instances share it, at five descriptors a
+    // session (three of the instance's, two of the gateway's).
+    let (_, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE).unwrap();
+    let share = (hard.saturating_sub(256) / 10).min(10_000);
+    let instances: Vec<&str> = printed
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("audio instance"))
+        .map(str::trim)
+        .collect();
+    assert_eq!(instances.len(), 2, "{printed}");
+    for health in instances {
+        let metrics = health.replace("/health", "/metrics");
+        let mut response = client.get(&metrics).send().await.unwrap();
+        let text = String::from_utf8(response.body().await.unwrap().to_vec()).unwrap();
+        assert!(
+            text.contains(&format!("audio_sessions_max {share}\n")),
+            "{metrics}: {text}"
+        );
+    }
     for page in ["/websocket-test.html", "/file-list.html"] {
         let mut response = client.get(format!("{site}{page}")).send().await.unwrap();
         assert_eq!(response.status().as_u16(), 200, "{page}");

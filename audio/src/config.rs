@@ -36,6 +36,12 @@ pub struct Settings {
     #[arg(long, env = "AUDIO_MAX_SESSIONS", default_value_t = 10_000)]
     pub max_sessions: usize,
 
+    /// Descriptors the process spends on each session of this instance, which sets the share of
+    /// the open-files limit it takes (`open_files`): its own three; the one-process stack adds
+    /// the gateway's two and divides among its instances.
+    #[arg(skip = crate::open_files::PER_SESSION)]
+    pub descriptors_per_session: u64,
+
     /// A socket silent (no frame, no pong) for this long is dropped, in milliseconds.
     #[arg(long, env = "AUDIO_HEARTBEAT_TIMEOUT_MS", default_value_t = 30_000)]
     pub heartbeat_timeout_ms: u64,

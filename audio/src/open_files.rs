@@ -26,17 +26,19 @@ pub fn raise_limit() -> Option<u64> {
     }
 }
 
-/// How many sessions fit under `limit` open files, past the reserve.
-pub fn sessions_within(limit: u64) -> usize {
-    usize::try_from(limit.saturating_sub(RESERVED) / PER_SESSION).unwrap_or(usize::MAX)
+/// How many sessions fit under `limit` open files, past the reserve, at `per_session`
+/// descriptors each.
+pub fn sessions_within(limit: u64, per_session: u64) -> usize {
+    usize::try_from(limit.saturating_sub(RESERVED) / per_session.max(1)).unwrap_or(usize::MAX)
 }
 
-/// `wanted` (`--max-sessions`), or fewer when the open-files limit cannot hold that many.
-pub fn cap_sessions(wanted: usize, limit: Option<u64>) -> usize {
+/// `wanted` (`--max-sessions`), or fewer when the open-files limit cannot hold that many at
+/// `per_session` descriptors each.
+pub fn cap_sessions(wanted: usize, limit: Option<u64>, per_session: u64) -> usize {
     let Some(limit) = limit else {
         return wanted;
     };
-    let fit = sessions_within(limit);
+    let fit = sessions_within(limit, per_session);
     if fit >= wanted {
         log::info!("open files limit {limit}: room for {fit} sessions, {wanted} allowed");
         return wanted;
@@ -44,7 +46,7 @@ pub fn cap_sessions(wanted: usize, limit: Option<u64>) -> usize {
     log::warn!(
         "{wanted} sessions need about {} open files, and the limit is {limit}: accepting at most \
          {fit} at once (raise the limit with `ulimit -n`, or LimitNOFILE= under systemd)",
-        wanted as u64 * PER_SESSION + RESERVED
+        wanted as u64 * per_session + RESERVED
     );
     fit
 }
@@ -54,11 +56,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_cap_leaves_the_reserve_and_three_descriptors_a_session() {
-        assert_eq!(cap_sessions(10_000, Some(20_000)), 6_581);
-        assert_eq!(cap_sessions(10_000, Some(1_048_576)), 10_000);
-        assert_eq!(cap_sessions(10_000, Some(1_024)), 256);
-        assert_eq!(cap_sessions(10_000, Some(100)), 0);
-        assert_eq!(cap_sessions(10_000, None), 10_000);
+    fn the_cap_leaves_the_reserve_and_the_descriptors_of_each_session() {
+        assert_eq!(cap_sessions(10_000, Some(20_000), PER_SESSION), 6_581);
+        assert_eq!(cap_sessions(10_000, Some(1_048_576), PER_SESSION), 10_000);
+        assert_eq!(cap_sessions(10_000, Some(1_024), PER_SESSION), 256);
+        assert_eq!(cap_sessions(10_000, Some(100), PER_SESSION), 0);
+        assert_eq!(cap_sessions(10_000, None, PER_SESSION), 10_000);
+        // Two instances and the gateway in one process: five a session, halved.
+        assert_eq!(cap_sessions(10_000, Some(20_000), 10), 1_974);
     }
 }

@@ -120,7 +120,11 @@ impl Application {
                 publisher: bus.publisher(),
                 hub: hub.clone(),
             },
-            open_files::cap_sessions(settings.max_sessions, open_files::raise_limit()),
+            open_files::cap_sessions(
+                settings.max_sessions,
+                open_files::raise_limit(),
+                settings.descriptors_per_session,
+            ),
             settings.resume_grace(),
             settings.sweep_interval(),
         )
