@@ -12,6 +12,9 @@ pub enum GatewayError {
     /// Every instance tried refused a WebSocket with 503: each holds all the sessions it may.
     #[error("every instance of {0} tried holds all the sessions it may; try again later")]
     Full(String),
+    /// The gateway relays all the WebSockets its open-files limit allows.
+    #[error("the gateway relays at most {0} WebSockets at once; try again later")]
+    GatewayFull(usize),
     #[error("{0} did not answer in time")]
     Timeout(String),
     #[error("a valid access token is required")]
@@ -27,7 +30,7 @@ pub enum GatewayError {
 impl ResponseError for GatewayError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::NoInstance(_) | Self::Full(_) | Self::Unavailable => {
+            Self::NoInstance(_) | Self::Full(_) | Self::GatewayFull(_) | Self::Unavailable => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             Self::BadGateway(..) => StatusCode::BAD_GATEWAY,
@@ -43,7 +46,7 @@ impl ResponseError for GatewayError {
             Self::NoInstance(_) => "no-instance",
             Self::BadGateway(..) => "bad-gateway",
             // The instance's own code for it, so that clients see one answer either way.
-            Self::Full(_) => "too-many-sessions",
+            Self::Full(_) | Self::GatewayFull(_) => "too-many-sessions",
             Self::Timeout(_) => "gateway-timeout",
             Self::BadUpgrade(_) => "bad-upgrade",
             Self::Unauthorized => "unauthorized",

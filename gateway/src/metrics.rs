@@ -82,6 +82,8 @@ impl Handler<WebSocketChange> for Metrics {
 #[rtype(result = "String")]
 pub struct Render {
     pub ejections_total: u64,
+    /// The relay budget (`proxy::budget`).
+    pub websockets_max: usize,
 }
 
 impl Handler<Render> for Metrics {
@@ -123,6 +125,8 @@ impl Handler<Render> for Metrics {
         }
         out.push_str("# HELP gateway_websockets_open Proxied WebSockets open now.\n# TYPE gateway_websockets_open gauge\n");
         let _ = writeln!(out, "gateway_websockets_open {}", self.websockets_open);
+        out.push_str("# HELP gateway_websockets_max Proxied WebSockets the open-files limit allows at once.\n# TYPE gateway_websockets_max gauge\n");
+        let _ = writeln!(out, "gateway_websockets_max {}", msg.websockets_max);
         out.push_str("# HELP gateway_websockets_total Proxied WebSockets opened.\n# TYPE gateway_websockets_total counter\n");
         let _ = writeln!(out, "gateway_websockets_total {}", self.websockets_total);
         out.push_str("# HELP gateway_upstream_ejections_total Instances taken out of rotation.\n# TYPE gateway_upstream_ejections_total counter\n");

@@ -86,6 +86,7 @@ async fn metrics(state: web::Data<GatewayState>) -> Result<HttpResponse, Gateway
         .metrics
         .send(Render {
             ejections_total: status.ejections_total,
+            websockets_max: state.relays.max(),
         })
         .await
         .map_err(|_| GatewayError::Unavailable)?;

@@ -8,6 +8,7 @@
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix::{Actor, Addr};
@@ -24,6 +25,7 @@ use crate::balancer::Balancer;
 use crate::client::{upstream_client, LocalSockets};
 use crate::config::Settings;
 use crate::metrics::Metrics;
+use crate::proxy::budget::RelayBudget;
 use crate::proxy::headers::ReachedAddress;
 use crate::proxy::upgrade;
 use crate::route::{RouteError, RouteTable};
@@ -38,6 +40,8 @@ pub struct GatewayState {
     pub web_dir: Option<PathBuf>,
     /// The address the gateway listens on: the `X-Forwarded-Host` of a request that names no host.
     pub own_address: String,
+    /// Places for relayed WebSockets under the open-files limit.
+    pub relays: Arc<RelayBudget>,
 }
 
 pub struct Application {
@@ -72,9 +76,15 @@ impl Application {
         .start();
         // A relayed WebSocket holds two sockets; the soft open-files limit (often 1,024) would
         // cap them well below what the hard one allows.
-        match rlimit::increase_nofile_limit(u64::MAX) {
-            Ok(limit) => log::info!("open files limit {limit} (two a relayed WebSocket)"),
-            Err(err) => log::warn!("could not raise the open-files limit: {err}"),
+        let limit = rlimit::increase_nofile_limit(u64::MAX)
+            .inspect_err(|err| log::warn!("could not raise the open-files limit: {err}"))
+            .ok();
+        let relays = RelayBudget::for_limit(limit);
+        if let Some(limit) = limit {
+            log::info!(
+                "open files limit {limit}: up to {} relayed WebSockets",
+                relays.max()
+            );
         }
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))?;
         let address = listener.local_addr()?;
@@ -86,6 +96,7 @@ impl Application {
             token: settings.token.clone().filter(|t| !t.is_empty()),
             web_dir: settings.web_dir.clone(),
             own_address: address.to_string(),
+            relays,
         });
         let (connect_timeout, request_timeout) =
             (settings.connect_timeout(), settings.request_timeout());

@@ -3,6 +3,7 @@
 //! future per socket, `frames.rs` follows frame boundaries).
 //! Both pick an instance through the `Balancer` and report how it went.
 
+pub mod budget;
 pub mod frames;
 pub mod headers;
 pub mod http;

@@ -25,6 +25,7 @@ use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{sleep, Sleep};
 
+use super::budget::RelayPermit;
 use super::frames::{close_frame, FrameTracker};
 use crate::balancer::{Balancer, SocketCount};
 use crate::metrics::{Metrics, WebSocketChange};
@@ -50,6 +51,8 @@ pub struct SocketGuard {
     instance_id: Option<String>,
     balancer: Addr<Balancer>,
     metrics: Addr<Metrics>,
+    /// The relay's place in the gateway's budget, given back when the relay ends.
+    _permit: RelayPermit,
 }
 
 impl SocketGuard {
@@ -58,6 +61,7 @@ impl SocketGuard {
         instance_id: Option<String>,
         balancer: Addr<Balancer>,
         metrics: Addr<Metrics>,
+        permit: RelayPermit,
     ) -> Self {
         if let Some(instance_id) = &instance_id {
             balancer.do_send(SocketCount {
@@ -70,6 +74,7 @@ impl SocketGuard {
             instance_id,
             balancer,
             metrics,
+            _permit: permit,
         }
     }
 }

@@ -36,6 +36,11 @@ pub async fn forward(
         .ok_or_else(|| {
             GatewayError::BadUpgrade("an upgrade request cannot have a chunked body".to_owned())
         })?;
+    // A place in the gateway's budget first: the instance's socket is a descriptor too.
+    let permit = state
+        .relays
+        .try_take()
+        .ok_or(GatewayError::GatewayFull(state.relays.max()))?;
     let target = route.target();
     let id = request_id(&req);
     let mut tried = Vec::new();
@@ -89,6 +94,7 @@ pub async fn forward(
                         counted,
                         state.balancer.clone(),
                         state.metrics.clone(),
+                        permit,
                     ),
                 });
                 return Ok(handshake.finish());

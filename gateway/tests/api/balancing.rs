@@ -9,8 +9,8 @@ use registry::client::{
 };
 
 use crate::helpers::{
-    connect, get_json, record_fixture, spawn_audio, spawn_audio_with, spawn_gateway,
-    spawn_registry, wait_for_instances,
+    connect, get_json, record_fixture, refused_upgrade, spawn_audio, spawn_audio_with,
+    spawn_gateway, spawn_registry, wait_for_instances,
 };
 
 /// Waits until the registry client's copy holds `ports` for the audio service, then answers
@@ -123,32 +123,6 @@ async fn a_request_that_finds_no_instance_looks_at_the_registry_again_before_fai
             .contains(completed["fileName"].as_str().unwrap()),
         "{list}"
     );
-}
-
-/// A raw WebSocket upgrade request; answers the status and the JSON body of a refusal.
-async fn refused_upgrade(gateway: &str) -> (u16, serde_json::Value) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-    let mut stream = tokio::net::TcpStream::connect(gateway).await.unwrap();
-    stream
-        .write_all(
-            format!(
-                "GET /ws/record HTTP/1.1\r\nHost: {gateway}\r\nUpgrade: websocket\r\n\
-                 Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-                 Sec-WebSocket-Version: 13\r\n\r\n"
-            )
-            .as_bytes(),
-        )
-        .await
-        .unwrap();
-    let mut answer = String::new();
-    actix_rt::time::timeout(Duration::from_secs(10), stream.read_to_string(&mut answer))
-        .await
-        .expect("answered and closed within 10 s")
-        .unwrap();
-    let status = answer[9..12].parse().unwrap();
-    let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
-    (status, serde_json::from_str(body).unwrap_or_default())
 }
 
 #[actix_rt::test]
