@@ -32,17 +32,7 @@ async fn sessions_past_what_the_open_files_limit_holds_are_refused_and_the_other
         let stored = ws.stream_binary(&chunks[..1], 0, 0).await;
         recordings.push((ws, started, stored));
     }
-    let refused = awc::Client::new()
-        .ws(format!("ws://{}/ws/record", app.address))
-        .connect()
-        .await;
-    match refused {
-        Err(awc::error::WsClientError::InvalidResponseStatus(status)) => {
-            assert_eq!(status.as_u16(), 503)
-        }
-        Err(other) => panic!("unexpected error {other}"),
-        Ok(_) => panic!("a session past the open-files budget was admitted"),
-    }
+    app.expect_session_refused().await;
     let (status, _) = app.get_json("/health").await;
     assert_eq!(status, 200, "the instance still answers");
 

@@ -26,6 +26,21 @@ impl TestApp {
         WsClient::connect(&format!("ws://{}/ws/record", self.address)).await
     }
 
+    /// Asks for one more session and expects the upgrade refused with 503.
+    pub async fn expect_session_refused(&self) {
+        let refused = awc::Client::new()
+            .ws(format!("ws://{}/ws/record", self.address))
+            .connect()
+            .await;
+        match refused {
+            Err(awc::error::WsClientError::InvalidResponseStatus(status)) => {
+                assert_eq!(status.as_u16(), 503)
+            }
+            Err(other) => panic!("unexpected error {other}"),
+            Ok(_) => panic!("a session past the limit was admitted"),
+        }
+    }
+
     pub async fn get_json(&self, path: &str) -> (u16, Value) {
         let mut response = awc::Client::new()
             .get(self.http(path))

@@ -200,17 +200,7 @@ async fn sessions_over_the_limit_are_refused_clearly() {
     let app = spawn_app_with(|s| s.max_sessions = 2).await;
     let _a = app.ws().await;
     let _b = app.ws().await;
-    let refused = awc::Client::new()
-        .ws(format!("ws://{}/ws/record", app.address))
-        .connect()
-        .await;
-    match refused {
-        Err(awc::error::WsClientError::InvalidResponseStatus(status)) => {
-            assert_eq!(status.as_u16(), 503)
-        }
-        Err(other) => panic!("unexpected error {other}"),
-        Ok(_) => panic!("a third session was admitted"),
-    }
+    app.expect_session_refused().await;
     let (_, health) = app.get_json("/health").await;
     assert_eq!(health["status"], "UP");
     assert_eq!(health["sessions"]["liveSessions"], 2);
