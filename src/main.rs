@@ -45,13 +45,14 @@ async fn main() -> std::io::Result<()> {
         settings.port = 0;
         settings.handle_signals = false;
         settings.registry_url = Some(registry_url.clone());
+        // One process, one open-files limit: each session also holds the gateway's
+        // descriptors, and the instances share what is left.
+        settings.descriptors_per_session = (audio::open_files::PER_SESSION
+            + gateway::proxy::budget::PER_RELAY)
+            * u64::try_from(args.audio_instances.max(1)).unwrap_or(u64::MAX);
         // Everything runs on this host, so the gateway relays to each instance over a Unix
         // socket (cheaper than loopback TCP); one named by the registry's port cannot be another
         // stack's.
-        // One process, one open-files limit: each session also holds the gateway's two
-        // descriptors, and the instances share what is left.
-        settings.descriptors_per_session = (audio::open_files::PER_SESSION + 2)
-            * u64::try_from(args.audio_instances.max(1)).unwrap_or(u64::MAX);
         settings.unix_socket = Some(
             std::env::temp_dir().join(format!("audio-stack-{}-audio-{n}.sock", args.registry_port)),
         );

@@ -1,8 +1,8 @@
 //! Header rules shared by both proxies.
 
-use actix_web::http::header::{HeaderMap, HeaderName};
 use std::net::SocketAddr;
 
+use actix_web::http::header::{HeaderMap, HeaderName};
 use actix_web::HttpRequest;
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1) and `Host`: never forwarded.
