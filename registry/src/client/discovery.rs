@@ -47,8 +47,9 @@ pub struct Discovery {
 
 struct Subscriber {
     recipient: Recipient<InstancesChanged>,
-    /// What it was last told, by service name as it subscribed.
-    told: HashMap<String, Vec<ServiceInstance>>,
+    /// Each service it follows, by the name it gave, in its order, with what it was last told
+    /// (`None` until it is told anything).
+    told: Vec<(String, Option<Vec<ServiceInstance>>)>,
 }
 
 impl Discovery {
@@ -221,8 +222,8 @@ impl Discovery {
         for subscriber in &mut subscribers {
             for (service, told) in &mut subscriber.told {
                 let now = self.up_instances(service);
-                if *told != now {
-                    told.clone_from(&now);
+                if told.as_ref() != Some(&now) {
+                    *told = Some(now.clone());
                     subscriber.recipient.do_send(InstancesChanged {
                         service: service.clone(),
                         instances: now,
@@ -279,19 +280,12 @@ impl Handler<Subscribe> for Discovery {
     type Result = ();
 
     fn handle(&mut self, msg: Subscribe, _: &mut Self::Context) {
-        let mut told = HashMap::new();
-        for service in msg.services {
-            let now = self.up_instances(&service);
-            msg.recipient.do_send(InstancesChanged {
-                service: service.clone(),
-                instances: now.clone(),
-            });
-            told.insert(service, now);
-        }
         self.subscribers.push(Subscriber {
             recipient: msg.recipient,
-            told,
+            told: msg.services.into_iter().map(|s| (s, None)).collect(),
         });
+        // Tells the new one everything; the others, who have been told, get nothing new.
+        self.tell_subscribers();
     }
 }
 
