@@ -112,6 +112,7 @@ for path in sorted(glob.glob(os.path.join(results, "saturation-*-*.json"))):
     if label in saturation_paths and round_.isdigit() and (r := load(f"saturation-{name}")):
         saturation_runs[(label, int(round_))] = r
 saturation_rounds = sorted({round_ for _, round_ in saturation_runs})
+warmup = load("warmup")
 saturation = {}
 for (label, _), r in saturation_runs.items():
     if label not in saturation or r["chunks_per_s"] > saturation[label]["chunks_per_s"]:
@@ -136,7 +137,9 @@ if saturation:
               "Each session sends its next chunk the moment the last one is acknowledged (`--interval-ms 0 --in-flight 1`), "
               "so chunks/s is what each path carries on this machine's two cores, which the load generator shares. "
               f"{len(saturation_rounds)} rounds of {seconds} s, interleaved: direct, gateway, gateway-tcp, nginx, the order reversed "
-              "every other round. One path's chunks/s varies by a quarter or more from one run to the next on this machine "
+              "every other round"
+              + (f", after a warm-up load straight to audio that is not scored ({warmup['chunks_per_s']:.0f} chunks/s)" if warmup else "")
+              + ". One path's chunks/s varies by a quarter or more from one run to the next on this machine "
               "(what the page cache's fresh memory and the disk's writeback cost at the moment), so the ratios are taken "
               "round by round and judged on their median; every round is shown. "
               "The gateway reaches the audio instance over the Unix socket the instance advertises "
