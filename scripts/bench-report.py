@@ -285,7 +285,7 @@ lines += ["## The commands", "", "```sh", "bash scripts/bench", "```", "",
           "the Unix socket it serves with `--unix-socket`), then runs "
           "`target/release/loadgen` for each row above, for example:", "",
           "```sh", "loadgen --url ws://127.0.0.1:<gateway>/ws/record --sessions 1000 --duration-s 30 --ramp-up-s 20",
-          "loadgen --url ws://127.0.0.1:<gateway>/ws/record --sessions 50 --interval-ms 0 --in-flight 1 --duration-s 30 --ramp-up-s 1",
+          "loadgen --url ws://127.0.0.1:<gateway>/ws/record --sessions 50 --interval-ms 0 --in-flight 1 --duration-s 12 --ramp-up-s 1",
           "loadgen --url ws://127.0.0.1:<gateway>/ws/record --sessions 2000 --duration-s 60 --ramp-up-s 20 --json", "```", "",
           "Each scale step restarts the audio instance and the gateway first, so that its memory figures start from fresh processes. ",
           "After the load steps it runs `cargo bench -p audio --bench events` against a Kafka broker it starts, `cargo bench -p registry`, "
