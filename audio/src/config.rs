@@ -51,13 +51,30 @@ pub struct Settings {
     #[arg(long, env = "AUDIO_START_TIMEOUT_MS", default_value_t = 30_000)]
     pub start_timeout_ms: u64,
 
+    /// How long `record-end` waits for a late chunk from a client that does not number its
+    /// chunks (the original's page sends its last chunk after `record-end`), in milliseconds;
+    /// clients that send `seq` or binary frames are finished at once. 0 never waits.
+    #[arg(long, env = "AUDIO_END_GRACE_MS", default_value_t = 1_500)]
+    pub end_grace_ms: u64,
+
+    /// A recording driven over HTTP (`POST /record/*`, the original gateway's calls) whose
+    /// caller is silent this long is let go, and the stale-session sweep ends it after the
+    /// resume grace, every accepted byte kept; in milliseconds.
+    #[arg(long, env = "AUDIO_HTTP_IDLE_TIMEOUT_MS", default_value_t = 120_000)]
+    pub http_idle_timeout_ms: u64,
+
     /// How long a dropped recording stays resumable before it ends `interrupted`, in milliseconds.
     #[arg(long, env = "AUDIO_RESUME_GRACE_MS", default_value_t = 60_000)]
     pub resume_grace_ms: u64,
 
-    /// The registry to register with as `AUDIO-SERVICE`, e.g. `http://127.0.0.1:8761/eureka/`.
+    /// The registry to register with, e.g. `http://127.0.0.1:8761/eureka/`.
     #[arg(long, env = "AUDIO_REGISTRY_URL")]
     pub registry_url: Option<String>,
+
+    /// The app name to register under (Eureka upper-cases it). `AUDIO-SERVER` puts this service
+    /// where the original's Spring gateway looks for its audio server (`lb://audio-server`).
+    #[arg(long, env = "AUDIO_APP_NAME", default_value = crate::startup::APP_NAME)]
+    pub app_name: String,
 
     /// Token for a registry that requires one.
     #[arg(long, env = "AUDIO_REGISTRY_TOKEN", hide_env_values = true)]

@@ -6,6 +6,8 @@ use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
 use crate::domain::{FileNameError, RecordingIdError};
+use crate::protocol::ErrorCode;
+use crate::session::Refusal;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -27,6 +29,11 @@ pub enum ApiError {
     Unavailable,
     #[error("storage failure")]
     Storage(#[from] std::io::Error),
+    /// A recording call (`/record/*`) refused, with the WebSocket protocol's code.
+    #[error("{}", .0.message)]
+    Session(Refusal),
+    #[error("{0}")]
+    BadBody(String),
 }
 
 impl ApiError {
@@ -41,6 +48,8 @@ impl ApiError {
             Self::Handshake(_) => "not-a-websocket-upgrade",
             Self::Unavailable => "unavailable",
             Self::Storage(_) => "storage-error",
+            Self::Session(refusal) => refusal.code.as_str(),
+            Self::BadBody(_) => "bad-body",
         }
     }
 }
@@ -56,6 +65,17 @@ impl ResponseError for ApiError {
             Self::InProgress => StatusCode::CONFLICT,
             Self::TooManySessions(_) | Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::BadBody(_) => StatusCode::BAD_REQUEST,
+            Self::Session(refusal) => match refusal.code {
+                ErrorCode::NotStarted
+                | ErrorCode::AlreadyStarted
+                | ErrorCode::SeqGap
+                | ErrorCode::RecordingBusy => StatusCode::CONFLICT,
+                ErrorCode::RecordingTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorCode::RecordingNotFound => StatusCode::NOT_FOUND,
+                ErrorCode::StorageError => StatusCode::INTERNAL_SERVER_ERROR,
+                _ => StatusCode::BAD_REQUEST,
+            },
         }
     }
 

@@ -57,7 +57,7 @@ const ACTIONS: [&str; 5] = [
 pub enum ParseError {
     #[error("frame is not a JSON object: {0}")]
     BadJson(String),
-    #[error("unknown action {0:?}; expected one of record-start, record-idle, record-end, heartbeat, record-resume")]
+    #[error("Unknown action {0:?}; expected one of record-start, record-idle, record-end, heartbeat, record-resume")]
     UnknownAction(String),
     #[error("malformed {action}: {detail}")]
     BadMessage { action: String, detail: String },
@@ -110,6 +110,30 @@ pub enum ErrorCode {
     ResumeRefused,
     RecordingBusy,
     StorageError,
+}
+
+impl ErrorCode {
+    /// The code as it appears on the wire (`seq-gap`, ...), for the REST API's error bodies.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BadJson => "bad-json",
+            Self::UnknownAction => "unknown-action",
+            Self::BadMessage => "bad-message",
+            Self::BadBase64 => "bad-base64",
+            Self::NotStarted => "not-started",
+            Self::AlreadyStarted => "already-started",
+            Self::InvalidMetaId => "invalid-meta-id",
+            Self::InvalidUserId => "invalid-user-id",
+            Self::UnsupportedMimeType => "unsupported-mime-type",
+            Self::SeqGap => "seq-gap",
+            Self::RecordingTooLarge => "recording-too-large",
+            Self::UnsupportedFrame => "unsupported-frame",
+            Self::RecordingNotFound => "recording-not-found",
+            Self::ResumeRefused => "resume-refused",
+            Self::RecordingBusy => "recording-busy",
+            Self::StorageError => "storage-error",
+        }
+    }
 }
 
 /// A frame the server sends.
@@ -250,6 +274,31 @@ mod tests {
             ClientMessage::parse(r#"{"action":"record-idle"}"#),
             Err(ParseError::BadMessage { .. })
         ));
+    }
+
+    #[test]
+    fn error_codes_read_the_same_in_json_and_as_str() {
+        use ErrorCode::*;
+        for code in [
+            BadJson,
+            UnknownAction,
+            BadMessage,
+            BadBase64,
+            NotStarted,
+            AlreadyStarted,
+            InvalidMetaId,
+            InvalidUserId,
+            UnsupportedMimeType,
+            SeqGap,
+            RecordingTooLarge,
+            UnsupportedFrame,
+            RecordingNotFound,
+            ResumeRefused,
+            RecordingBusy,
+            StorageError,
+        ] {
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
+        }
     }
 
     #[test]

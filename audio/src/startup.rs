@@ -22,7 +22,7 @@ use crate::local_socket::LocalSocket;
 use crate::open_files;
 use crate::postprocess::{PostProcessor, Process};
 use crate::routes;
-use crate::session::SessionConfig;
+use crate::session::{HttpSessions, SessionConfig};
 use crate::storage::{Catalog, Layout};
 use crate::supervisor::{Drain, EndAll, GetStats, RecordingSupervisor, SupervisorLinks};
 
@@ -33,6 +33,8 @@ pub struct AppState {
     pub catalog: Arc<Catalog>,
     pub supervisor: Addr<RecordingSupervisor>,
     pub session: Arc<SessionConfig>,
+    /// Recordings driven over HTTP by the original gateway, by its `sessionId`.
+    pub http_sessions: HttpSessions,
     pub outbox: Outbox,
     pub publisher: Recipient<Publish>,
     pub hub: Addr<EventHub>,
@@ -85,7 +87,7 @@ impl ShutdownHandle {
     }
 }
 
-/// The name this service registers under (Eureka upper-cases app names).
+/// The name this service registers under by default (Eureka upper-cases app names).
 pub const APP_NAME: &str = "AUDIO-SERVICE";
 
 impl Application {
@@ -165,19 +167,26 @@ impl Application {
                 heartbeat_timeout: settings.heartbeat_timeout(),
                 ping_interval: settings.ping_interval(),
                 start_timeout: std::time::Duration::from_millis(settings.start_timeout_ms.max(50)),
+                end_grace: std::time::Duration::from_millis(settings.end_grace_ms),
+                http_idle_timeout: std::time::Duration::from_millis(
+                    settings.http_idle_timeout_ms.max(50),
+                ),
                 cache_trim: cache_trim(&settings, &layout),
             }),
+            http_sessions: HttpSessions::default(),
             outbox: bus.outbox().clone(),
             publisher: bus.publisher(),
             hub,
         });
 
+        let json = routes::json_config(settings.max_frame_bytes);
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(middleware::Logger::new(
                     "%a \"%r\" %s %b %Dms [request %{x-request-id}i]",
                 ))
                 .app_data(state.clone())
+                .app_data(json.clone())
                 .configure(routes::configure)
         })
         // Acks are small writes answered by small writes: Nagle's algorithm would hold them
@@ -203,7 +212,11 @@ impl Application {
             layout.root().display()
         );
         let registration = settings.registry_url.as_deref().map(|url| {
-            let mut spec = InstanceSpec::new(APP_NAME, &settings.advertised_host(), address.port());
+            let mut spec = InstanceSpec::new(
+                &settings.app_name,
+                &settings.advertised_host(),
+                address.port(),
+            );
             spec.renewal_interval =
                 std::time::Duration::from_secs(settings.registry_renewal_secs.max(1));
             spec.lease_duration = spec.renewal_interval * 3;

@@ -12,7 +12,6 @@ use kafka_core::{Delivered, Outbox, OutboxEntry, Publish};
 
 use crate::domain::RecordingId;
 use crate::events::{write_completed, Broadcast, EventHub};
-use crate::session::{EndForShutdown, RecordingSession};
 use crate::storage::{self, Layout, RecordingMeta, RecordingState};
 
 pub struct RecordingSupervisor {
@@ -26,7 +25,7 @@ pub struct RecordingSupervisor {
     /// Live sockets and the recording each one holds, if any.
     sessions: HashMap<String, Option<RecordingId>>,
     /// Each live session's actor, to end its recording at shutdown.
-    actors: HashMap<String, Addr<RecordingSession>>,
+    actors: HashMap<String, Recipient<EndForShutdown>>,
     /// Shutting down: no new sessions.
     draining: bool,
     sweeping: bool,
@@ -149,12 +148,21 @@ pub struct Admit;
 #[derive(Debug, Clone, Copy)]
 pub struct SessionsFull(pub usize);
 
-/// A socket went away (its recording, if any, is left resumable).
+/// A session went away: its recording, if any, is left resumable, or (`finishing`) is being
+/// finished because its client asked to end it just before leaving.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Leave {
     pub session_id: String,
+    pub finishing: bool,
 }
+
+/// The service is shutting down: the session ends its recording as `interrupted` (every
+/// acknowledged byte kept, its event written), or `completed` if its client had asked to end
+/// it, and then goes away. Answered once the recording is stored and its event written.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct EndForShutdown;
 
 /// A session now holds a recording (started or resumed).
 #[derive(Message)]
@@ -208,12 +216,17 @@ impl Handler<Leave> for RecordingSupervisor {
 
     fn handle(&mut self, msg: Leave, _: &mut Self::Context) {
         self.actors.remove(&msg.session_id);
-        if let Some(Some(recording)) = self.sessions.remove(&msg.session_id) {
-            log::info!(
+        match self.sessions.remove(&msg.session_id) {
+            Some(Some(recording)) if msg.finishing => log::info!(
+                "session {} left while recording {recording} finishes",
+                msg.session_id
+            ),
+            Some(Some(recording)) => log::info!(
                 "session {} left recording {recording} unfinished; resumable for {:?}",
                 msg.session_id,
                 self.resume_grace
-            );
+            ),
+            _ => {}
         }
     }
 }
@@ -281,12 +294,13 @@ impl Handler<Started> for RecordingSupervisor {
     }
 }
 
-/// A session's actor is running (sent from its `started`).
+/// A session's actor is running (sent from its `started`), with the address it ends its
+/// recording at for shutdown.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Joined {
     pub session_id: String,
-    pub actor: Addr<RecordingSession>,
+    pub actor: Recipient<EndForShutdown>,
 }
 
 impl Handler<Joined> for RecordingSupervisor {
@@ -323,7 +337,7 @@ impl Handler<EndAll> for RecordingSupervisor {
     type Result = ResponseFuture<usize>;
 
     fn handle(&mut self, _: EndAll, _: &mut Self::Context) -> Self::Result {
-        let live: Vec<Addr<RecordingSession>> = self
+        let live: Vec<Recipient<EndForShutdown>> = self
             .sessions
             .iter()
             .filter(|(_, recording)| recording.is_some())

@@ -176,6 +176,31 @@ async fn find_message(
     }
 }
 
+/// A completion event as a consumer written for the original reads it: keyed by the session
+/// id, with the original's fields (`sessionId`, `metaId`, `fileName`, `filePath`, and
+/// `completedAt` as a local date-time).
+fn assert_original_fields(
+    key: &Option<String>,
+    event: &Value,
+    session_id: &str,
+    meta_id: &str,
+    file_name: &Value,
+) {
+    assert_eq!(key.as_deref(), Some(session_id));
+    assert_eq!(event["sessionId"], session_id);
+    assert_eq!(event["metaId"], meta_id);
+    assert_eq!(&event["fileName"], file_name);
+    assert!(event["filePath"]
+        .as_str()
+        .unwrap()
+        .ends_with(file_name.as_str().unwrap()));
+    let completed_at = event["completedAt"].as_str().unwrap();
+    assert!(
+        chrono::NaiveDateTime::parse_from_str(completed_at, "%Y-%m-%dT%H:%M:%S%.f").is_ok(),
+        "{completed_at}"
+    );
+}
+
 #[actix_rt::test]
 async fn a_fixture_recording_raises_one_event_with_the_original_fields_and_ends_ready() {
     let brokers = brokers();
@@ -191,18 +216,12 @@ async fn a_fixture_recording_raises_one_event_with_the_original_fields_and_ends_
     })
     .await;
     // Key = session id; the original's field names; the additions.
-    assert_eq!(key.as_deref(), Some(session_id.as_str()));
-    assert_eq!(event["sessionId"], session_id.as_str());
-    assert_eq!(event["metaId"], "kafka-fixture");
-    assert_eq!(event["fileName"], completed["fileName"]);
-    assert!(event["filePath"]
-        .as_str()
-        .unwrap()
-        .ends_with(completed["fileName"].as_str().unwrap()));
-    let completed_at = event["completedAt"].as_str().unwrap();
-    assert!(
-        chrono::NaiveDateTime::parse_from_str(completed_at, "%Y-%m-%dT%H:%M:%S%.f").is_ok(),
-        "{completed_at}"
+    assert_original_fields(
+        &key,
+        &event,
+        &session_id,
+        "kafka-fixture",
+        &completed["fileName"],
     );
     assert_eq!(
         (event["bytes"].as_u64(), event["chunks"].as_u64()),
@@ -810,4 +829,78 @@ async fn g_a_consumer_killed_mid_processing_processes_the_event_again_after_rest
     assert_eq!(meta["size"].as_u64(), Some(expected.len() as u64));
     second.kill().unwrap();
     second.wait().unwrap();
+}
+
+/// POSTs `body` to the audio instance at `address`; answers the status and the JSON reply.
+async fn post_json(address: &str, path: &str, body: Value) -> (u16, Value) {
+    let mut response = awc::Client::new()
+        .post(format!("http://{address}{path}"))
+        .send_json(&body)
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (
+        status,
+        response.json().limit(1 << 20).await.unwrap_or_default(),
+    )
+}
+
+#[actix_rt::test]
+async fn h_the_original_gateways_http_calls_raise_the_same_event_with_its_session_id() {
+    let brokers = brokers();
+    let data = tempfile::tempdir().unwrap();
+    let address = spawn_app(&brokers, data.path(), |s| s.end_grace_ms = 500).await;
+    // As the original gateway calls its audio server: its socket's id as sessionId.
+    let session = unique("spring-ws");
+    let (status, started) = post_json(
+        &address,
+        "/record/start",
+        json!({"action": "record-start", "metaId": "kafka-http", "metaData": {"userId": "kafka"},
+               "sessionId": session, "connectionId": session}),
+    )
+    .await;
+    assert_eq!(status, 200, "{started}");
+    let id = started["recordingId"].as_str().unwrap().to_owned();
+    let chunks: Vec<Vec<u8>> = fixture_chunks().chunks(4).map(|c| c.concat()).collect();
+    for chunk in &chunks {
+        use base64::Engine;
+        let chunk = format!(
+            "data:audio/webm;codecs=opus;base64,{}",
+            base64::engine::general_purpose::STANDARD.encode(chunk)
+        );
+        let body = json!({"action": "record-idle", "metaId": "kafka-http", "chunk": chunk,
+                          "sessionId": session, "connectionId": session});
+        assert_eq!(post_json(&address, "/record/idle", body).await.0, 200);
+    }
+    let (status, ended) = post_json(&address, "/record/end", json!({"sessionId": session})).await;
+    assert_eq!(status, 200, "{ended}");
+
+    let consumer = test_consumer(&brokers, "audio.record.completed");
+    let (key, event, _) = find_message(&consumer, Duration::from_secs(30), |v| {
+        v["recordingId"] == id.as_str()
+    })
+    .await;
+    // A consumer written for the original reads it: its fields, its session id as the key.
+    assert_original_fields(&key, &event, &session, "kafka-http", &started["fileName"]);
+    assert_eq!(
+        (event["bytes"].as_u64(), event["chunks"].as_u64()),
+        (Some(64_827), Some(4))
+    );
+    assert_eq!(event["status"], "completed");
+    let meta = wait_ready(&address, &id, Duration::from_secs(30)).await;
+    let duration = meta["durationMs"].as_f64().unwrap();
+    assert!((duration - 3960.0).abs() <= 20.0, "duration {duration}");
+    // Published once: no second completion event for it.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        if let Ok(Ok(message)) = actix_rt::time::timeout(left, consumer.recv()).await {
+            let value: Value = serde_json::from_slice(message.payload().unwrap_or_default())
+                .unwrap_or(Value::Null);
+            assert_ne!(
+                value["recordingId"],
+                id.as_str(),
+                "a second completion event"
+            );
+        }
+    }
 }

@@ -3,10 +3,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { artifacts, launchBrowser, sha256File, startRecording, startStack, stopRecording, waitForAcked } from './stack.mjs';
+import { artifacts, launchBrowser, root, sha256File, startRecording, startStack, stopRecording, waitForAcked } from './stack.mjs';
 
 let stack;
 let browser;
@@ -128,4 +129,41 @@ test('deleting from the list removes the recording everywhere', async () => {
   const files = await (await fetch(`${stack.base}/api/files`)).json();
   assert.ok(!files.includes(done.fileName));
   assert.ok(!existsSync(join(stack.data, 'recordings', done.fileName)));
+});
+
+test("the original's own page records on /ws/audio and its last chunk, sent after record-end, is kept", async () => {
+  const page = await browser.newPage();
+  // Served from the gateway's origin, as the original's page was from its gateway's.
+  await page.goto(`${stack.base}/websocket-test.html`);
+  await page.setContent(await readFile(join(root, 'e2e', 'original', 'websocket-test.html'), 'utf8'));
+  await page.fill('#metaId', 'e2e-original');
+  await page.fill('#userId', 'original');
+  await page.click('#start');
+  await page.waitForFunction(() => window.received.some((m) => m.type === 'started'), null, { timeout: 15000 });
+  await page.waitForTimeout(3300);
+  await page.click('#stop');
+  const completed = await page.waitForFunction(() => window.received.find((m) => m.type === 'completed'), null, { timeout: 20000 })
+    .then((handle) => handle.jsonValue());
+  const made = await page.evaluate(() => ({ chunks: window.chunksMade, bytes: window.bytesMade }));
+  // Every chunk MediaRecorder made is stored, the one that came after record-end included.
+  assert.ok(made.chunks >= 3, `the recorder made ${made.chunks} chunks`);
+  assert.equal(completed.chunks, made.chunks);
+  assert.equal(completed.bytes, made.bytes);
+  const acks = await page.evaluate(() => window.received.filter((m) => m.type === 'ack').length);
+  assert.equal(acks, made.chunks);
+
+  let meta;
+  for (let i = 0; i < 100; i++) {
+    meta = await (await fetch(`${stack.base}/api/recordings/${completed.recordingId}`)).json();
+    if (meta.status === 'ready') break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(meta.status, 'ready');
+  assert.equal(meta.userId, 'original');
+  // It decodes to about the time recorded (3.3 s and the last second's remainder).
+  const file = join(stack.data, 'recordings', meta.fileName);
+  const seconds = Number(execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'default=nw=1:nk=1', file], { encoding: 'utf8' }).trim());
+  assert.ok(seconds > 3.0 && seconds < 5.0, `duration ${seconds}`);
+  const errors = execFileSync('ffmpeg', ['-v', 'error', '-i', file, '-f', 'null', '-'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  assert.equal(errors.trim(), '');
 });

@@ -35,6 +35,12 @@ pub struct Settings {
     #[arg(long, env = "GATEWAY_REGISTRY_RENEWAL_SECS", default_value_t = 30)]
     pub registry_renewal_secs: u64,
 
+    /// The registry app name the built-in routes send `/api/**` and `/ws/**` to:
+    /// `AUDIO-SERVER` finds the original's Spring audio server (or ours registered under that
+    /// name with `AUDIO_APP_NAME`). A routes file names its own services.
+    #[arg(long, env = "GATEWAY_AUDIO_SERVICE", default_value = "AUDIO-SERVICE")]
+    pub audio_service: String,
+
     /// A TOML routes file replacing the built-in routes (see docs/gateway.md).
     #[arg(long, env = "GATEWAY_ROUTES")]
     pub routes: Option<PathBuf>,

@@ -21,6 +21,9 @@ pub enum GatewayError {
     Unauthorized,
     #[error("not found")]
     NotFound,
+    /// The instance answered an upgrade to this path with 404.
+    #[error("no WebSocket at {0}; the recording WebSocket is /ws/record (or /ws/audio)")]
+    NoSuchWebSocket(String),
     #[error("not a valid WebSocket upgrade: {0}")]
     BadUpgrade(String),
     #[error("the gateway is shutting down")]
@@ -37,7 +40,7 @@ impl ResponseError for GatewayError {
             Self::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::BadUpgrade(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::NotFound | Self::NoSuchWebSocket(_) => StatusCode::NOT_FOUND,
         }
     }
 
@@ -50,7 +53,7 @@ impl ResponseError for GatewayError {
             Self::Timeout(_) => "gateway-timeout",
             Self::BadUpgrade(_) => "bad-upgrade",
             Self::Unauthorized => "unauthorized",
-            Self::NotFound => "not-found",
+            Self::NotFound | Self::NoSuchWebSocket(_) => "not-found",
             Self::Unavailable => "unavailable",
         };
         HttpResponse::build(self.status_code())

@@ -118,13 +118,15 @@ pub struct RouteTable {
 }
 
 impl RouteTable {
-    /// `/api/**` and `/ws/**` to `AUDIO-SERVICE`, the registry's dashboard and API under
-    /// `/registry/`. Everything else is the web pages.
-    pub fn defaults(registry_base: &str) -> Self {
+    /// `/api/**` and `/ws/**` (the recording WebSocket at `/ws/record`, and at `/ws/audio` as
+    /// the original's page calls it) to the audio service registered as `audio_service`
+    /// (`AUDIO-SERVICE`, or the original's `AUDIO-SERVER`), the registry's dashboard and API
+    /// under `/registry/`. Everything else is the web pages.
+    pub fn defaults(registry_base: &str, audio_service: &str) -> Self {
         let service = |id: &str, path: &str| Route {
             id: id.into(),
             path: path.into(),
-            service: Some("AUDIO-SERVICE".into()),
+            service: Some(audio_service.to_ascii_uppercase()),
             url: None,
             strip_prefix: 0,
             rewrite_prefix: None,
@@ -184,7 +186,16 @@ mod tests {
 
     #[test]
     fn matches_prefixes_and_rewrites_paths() {
-        let table = RouteTable::defaults("http://127.0.0.1:8761");
+        let table = RouteTable::defaults("http://127.0.0.1:8761", "audio-service");
+        assert_eq!(
+            table.find("/ws/audio").unwrap().target(),
+            Target::Service("AUDIO-SERVICE".into())
+        );
+        let original = RouteTable::defaults("http://127.0.0.1:8761", "audio-server");
+        assert_eq!(
+            original.find("/api/files").unwrap().target(),
+            Target::Service("AUDIO-SERVER".into())
+        );
         assert_eq!(table.find("/api/files").unwrap().id, "audio-api");
         assert_eq!(table.find("/api").unwrap().id, "audio-api");
         assert!(table.find("/apix").is_none());

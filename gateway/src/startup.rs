@@ -55,7 +55,10 @@ impl Application {
     pub async fn build(settings: Settings) -> std::io::Result<Self> {
         let routes = match &settings.routes {
             Some(path) => RouteTable::load(path),
-            None => Ok(RouteTable::defaults(&settings.registry_base())),
+            None => Ok(RouteTable::defaults(
+                &settings.registry_base(),
+                &settings.audio_service,
+            )),
         }
         .map_err(|err: RouteError| std::io::Error::new(std::io::ErrorKind::InvalidInput, err))?;
         let endpoint =

@@ -5,6 +5,7 @@ mod events;
 mod files;
 mod health;
 mod metrics;
+mod record;
 mod recordings;
 mod ws;
 
@@ -29,6 +30,14 @@ async fn openapi() -> HttpResponse {
         .body(include_str!("openapi.json"))
 }
 
+/// How JSON bodies are read: at most `limit` bytes (a `/record/idle` chunk travels as base64 in
+/// one, so the WebSocket frame limit bounds it too), and a clear 400 for one that cannot be used.
+pub fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(limit)
+        .error_handler(|err, _| ApiError::BadBody(err.to_string()).into())
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(
         web::QueryConfig::default()
@@ -49,6 +58,28 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/ws/record")
             .route(web::get().to(ws::record))
             .default_service(only("GET")),
+    )
+    // The original page's path for the same WebSocket (through our gateway or straight here).
+    .service(
+        web::resource("/ws/audio")
+            .route(web::get().to(ws::record))
+            .default_service(only("GET")),
+    )
+    // The original gateway's calls to its audio server, one per frame of its socket.
+    .service(
+        web::resource("/record/start")
+            .route(web::post().to(record::start))
+            .default_service(only("POST")),
+    )
+    .service(
+        web::resource("/record/idle")
+            .route(web::post().to(record::idle))
+            .default_service(only("POST")),
+    )
+    .service(
+        web::resource("/record/end")
+            .route(web::post().to(record::end))
+            .default_service(only("POST")),
     )
     .service(
         web::resource("/api/events")

@@ -6,7 +6,8 @@ use crate::session::RecordingSession;
 use crate::startup::AppState;
 use crate::supervisor::{Admit, Leave};
 
-/// `GET /ws/record`: upgrades to the recording WebSocket, one `RecordingSession` per socket.
+/// `GET /ws/record` (and `/ws/audio`, the original page's path): upgrades to the recording
+/// WebSocket, one `RecordingSession` per socket.
 /// Over the session limit the upgrade is refused with 503 before any frame flows.
 pub async fn record(
     req: HttpRequest,
@@ -28,7 +29,10 @@ pub async fn record(
         .frame_size(state.session.max_frame_bytes)
         .start()
         .map_err(|err| {
-            state.supervisor.do_send(Leave { session_id });
+            state.supervisor.do_send(Leave {
+                session_id,
+                finishing: false,
+            });
             ApiError::Handshake(err.to_string())
         })
 }

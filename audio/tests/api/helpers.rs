@@ -52,6 +52,17 @@ impl TestApp {
         (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
     }
 
+    pub async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        let mut response = awc::Client::new()
+            .post(self.http(path))
+            .send_json(body)
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let body = response.body().limit(1 << 20).await.unwrap();
+        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    }
+
     pub async fn get_bytes(&self, path: &str) -> Vec<u8> {
         let mut response = awc::Client::new()
             .get(self.http(path))
@@ -137,6 +148,15 @@ pub fn fixture_chunks() -> Vec<Vec<u8>> {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/mediarecorder-webm-opus-250ms");
     (0..14)
         .map(|i| std::fs::read(dir.join(format!("chunk-{i:03}.bin"))).expect("fixture chunk"))
+        .collect()
+}
+
+/// The fixture as the original's page records it: `MediaRecorder.start(1000)`, so each chunk
+/// is a second (four of the fixture's 250 ms chunks, the last one the remaining two).
+pub fn second_chunks() -> Vec<Vec<u8>> {
+    fixture_chunks()
+        .chunks(4)
+        .map(|four| four.concat())
         .collect()
 }
 
@@ -297,6 +317,14 @@ impl WsClient {
         let completed = self.recv().await;
         assert_eq!(completed["type"], "completed", "{completed}");
         completed
+    }
+
+    /// Closes the socket with a close frame (1000), as a page that goes away does.
+    pub async fn close(mut self) {
+        self.framed
+            .send(ws::Message::Close(Some(ws::CloseCode::Normal.into())))
+            .await
+            .unwrap();
     }
 
     /// Drops the TCP connection without a close frame, as a vanished client does.

@@ -7,6 +7,7 @@ mod concurrency;
 mod helpers;
 mod http_api;
 mod live_events;
+mod original_clients;
 mod page_cache;
 mod recording;
 mod registration;

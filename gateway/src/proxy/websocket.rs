@@ -99,6 +99,19 @@ pub async fn forward(
                 });
                 return Ok(handshake.finish());
             }
+            Err(WsClientError::InvalidResponseStatus(StatusCode::NOT_FOUND)) => {
+                // The instance has no such WebSocket: the path is wrong, not the instance.
+                // Every instance serves the same paths, so none other is tried.
+                outcome(Attempt::Success);
+                log::info!(
+                    "websocket {}: no such path at {} [request {id}]",
+                    req.path(),
+                    upstream.instance_id
+                );
+                return Err(GatewayError::NoSuchWebSocket(
+                    req.path().chars().take(200).collect(),
+                ));
+            }
             Err(err) => {
                 // A refused connection or an instance that would not upgrade: nothing reached
                 // the client yet, so another instance is tried. One that answered 503 is full,

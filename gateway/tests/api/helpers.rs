@@ -227,13 +227,18 @@ pub async fn record_fixture(url: &str, meta_id: &str) -> Value {
 
 /// A raw WebSocket upgrade request; answers the status and the JSON body of a refusal.
 pub async fn refused_upgrade(gateway: &str) -> (u16, serde_json::Value) {
+    refused_upgrade_at(gateway, "/ws/record").await
+}
+
+/// The same, for the WebSocket at `path`.
+pub async fn refused_upgrade_at(gateway: &str, path: &str) -> (u16, serde_json::Value) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     let mut stream = tokio::net::TcpStream::connect(gateway).await.unwrap();
     stream
         .write_all(
             format!(
-                "GET /ws/record HTTP/1.1\r\nHost: {gateway}\r\nUpgrade: websocket\r\n\
+                "GET {path} HTTP/1.1\r\nHost: {gateway}\r\nUpgrade: websocket\r\n\
                  Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
                  Sec-WebSocket-Version: 13\r\n\r\n"
             )

@@ -4,5 +4,6 @@
 mod balancing;
 mod helpers;
 mod local_sockets;
+mod original_clients;
 mod proxying;
 mod websockets;

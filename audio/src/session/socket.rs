@@ -9,28 +9,14 @@ use actix_http::ws::Item;
 use actix_web_actors::ws::{self, CloseCode, CloseReason};
 use bytes::{Bytes, BytesMut};
 
-use crate::cache_trim::{CacheTrim, Trim, TrimMarks};
-use crate::domain::{with_decoded_chunk, MetaId, RecordingId, RecordingMime, UserId};
-use crate::events::write_completed;
+use super::end_grace::ChunkStyle;
+use super::recorder::{self, not_started, Refusal};
+use super::SessionConfig;
+use crate::cache_trim::{Trim, TrimMarks};
+use crate::domain::{with_decoded_chunk, RecordingId};
 use crate::protocol::{ClientMessage, ErrorCode, ParseError, ServerMessage};
-use crate::storage::{
-    AppendOutcome, Layout, NewRecording, OpenRecording, RecordingState, StorageError,
-};
-use crate::supervisor::{Attached, Finished, Joined, Leave, RecordingSupervisor, Started};
-
-/// What every session of an instance shares.
-#[derive(Debug, Clone)]
-pub struct SessionConfig {
-    pub layout: Layout,
-    pub outbox: kafka_core::Outbox,
-    pub max_frame_bytes: usize,
-    pub max_recording_bytes: u64,
-    pub heartbeat_timeout: Duration,
-    pub ping_interval: Duration,
-    pub start_timeout: Duration,
-    /// Dropping recorded bytes from the page cache once old enough; `None` keeps them.
-    pub cache_trim: Option<CacheTrim>,
-}
+use crate::storage::{AppendOutcome, OpenRecording, RecordingState, StorageError};
+use crate::supervisor::{Attached, EndForShutdown, Finished, Joined, RecordingSupervisor};
 
 pub struct RecordingSession {
     session_id: String,
@@ -44,6 +30,10 @@ pub struct RecordingSession {
     fragment: Option<(bool, BytesMut)>,
     /// The recording's recent lengths, for trimming the page cache behind it.
     trim_marks: TrimMarks,
+    /// Whether the client numbers its chunks, which decides how `record-end` finishes.
+    style: ChunkStyle,
+    /// `record-end` came and the finish waits for a late chunk (see `end_grace`).
+    end_timer: Option<SpawnHandle>,
 }
 
 impl RecordingSession {
@@ -61,6 +51,8 @@ impl RecordingSession {
             idle_since: Some(Instant::now()),
             fragment: None,
             trim_marks: TrimMarks::default(),
+            style: ChunkStyle::default(),
+            end_timer: None,
         }
     }
 
@@ -75,6 +67,10 @@ impl RecordingSession {
         message: impl Into<String>,
     ) {
         self.send(ctx, &ServerMessage::error(code, message));
+    }
+
+    fn refuse(&self, ctx: &mut ws::WebsocketContext<Self>, refusal: Refusal) {
+        self.fail(ctx, refusal.code, refusal.message);
     }
 
     /// Pings on an interval; a socket silent past the timeout is closed, leaving its recording
@@ -157,11 +153,12 @@ impl RecordingSession {
                 ctx,
             ),
             ClientMessage::RecordIdle { chunk, seq } => {
+                self.style.saw(seq);
                 if let Err(err) = with_decoded_chunk(&chunk, |bytes| self.append(seq, bytes, ctx)) {
                     self.fail(ctx, ErrorCode::BadBase64, err.to_string())
                 }
             }
-            ClientMessage::RecordEnd {} => self.end(ctx),
+            ClientMessage::RecordEnd {} => self.on_record_end(ctx),
             ClientMessage::Heartbeat {} => self.send(
                 ctx,
                 &ServerMessage::Heartbeat {
@@ -182,6 +179,8 @@ impl RecordingSession {
         mime: Option<&str>,
         ctx: &mut ws::WebsocketContext<Self>,
     ) {
+        // A new start while the last recording waits for its late chunk: that one ends now.
+        self.finish_pending(ctx);
         if let Some(recording) = &self.recording {
             let message = format!(
                 "recording {} is already in progress on this socket",
@@ -189,90 +188,50 @@ impl RecordingSession {
             );
             return self.fail(ctx, ErrorCode::AlreadyStarted, message);
         }
-        let meta_id = match MetaId::parse_optional(meta_id) {
-            Ok(meta_id) => meta_id,
-            Err(err) => return self.fail(ctx, ErrorCode::InvalidMetaId, err.to_string()),
-        };
-        let user_id = match UserId::parse_optional(user_id) {
-            Ok(user_id) => user_id,
-            Err(err) => return self.fail(ctx, ErrorCode::InvalidUserId, err.to_string()),
-        };
-        let mime = match RecordingMime::parse_optional(mime) {
-            Ok(mime) => mime,
-            Err(err) => return self.fail(ctx, ErrorCode::UnsupportedMimeType, err.to_string()),
-        };
-        let new = NewRecording {
-            id: RecordingId::new(),
-            session_id: self.session_id.clone(),
-            meta_id,
-            user_id,
-            mime,
+        let new = match recorder::new_recording(self.session_id.clone(), meta_id, user_id, mime) {
+            Ok(new) => new,
+            Err(refusal) => return self.refuse(ctx, refusal),
         };
         let token = uuid::Uuid::new_v4().simple().to_string();
-        let layout = self.config.layout.clone();
-        let create_token = token.clone();
-        // Creating files and fsyncing metadata blocks: it runs off the arbiter, and `wait`
-        // holds back later frames so chunks never overtake their start.
-        let work = actix_web::rt::task::spawn_blocking(move || {
-            OpenRecording::create(&layout, new, &create_token)
-        });
-        ctx.wait(work.into_actor(self).map(move |result, act, ctx| {
-            match result
-                .map_err(|err| StorageError::Io(err.into()))
-                .and_then(|r| r)
-            {
-                Ok(recording) => {
-                    let meta = recording.meta();
-                    let started = ServerMessage::Started {
-                        recording_id: meta.id,
-                        session_id: act.session_id.clone(),
-                        file_name: meta.file_name.clone(),
-                        mime_type: meta.mime_type.clone(),
-                        resume_token: token,
-                        message: format!("Start record response: {}", meta.file_name),
-                    };
-                    log::info!(
-                        "session {}: recording {} started as {}",
-                        act.session_id,
-                        meta.id,
-                        meta.file_name
-                    );
-                    act.supervisor.do_send(Attached {
-                        session_id: act.session_id.clone(),
-                        recording_id: meta.id,
-                    });
-                    act.supervisor.do_send(Started(serde_json::json!({
-                        "recordingId": meta.id,
-                        "fileName": meta.file_name,
-                        "userId": meta.user_id,
-                        "status": "recording",
-                    })));
-                    act.recording = Some(recording);
-                    act.idle_since = None;
-                    act.send(ctx, &started);
-                }
-                Err(err) => {
-                    log::error!(
-                        "session {}: could not start a recording: {err}",
-                        act.session_id
-                    );
-                    act.fail(
-                        ctx,
-                        ErrorCode::StorageError,
-                        format!("could not start the recording: {err}"),
-                    );
-                }
-            }
-        }));
+        let work = recorder::create(&self.config, new, token.clone());
+        // `wait` holds back later frames so chunks never overtake their start.
+        ctx.wait(
+            work.into_actor(self)
+                .map(move |result, act, ctx| match result {
+                    Ok(recording) => {
+                        let meta = recording.meta();
+                        let started = ServerMessage::Started {
+                            recording_id: meta.id,
+                            session_id: act.session_id.clone(),
+                            file_name: meta.file_name.clone(),
+                            mime_type: meta.mime_type.clone(),
+                            resume_token: token,
+                            message: format!("Start record response: {}", meta.file_name),
+                        };
+                        recorder::announce_start(&act.supervisor, &act.session_id, meta);
+                        act.recording = Some(recording);
+                        act.style = ChunkStyle::default();
+                        act.idle_since = None;
+                        act.send(ctx, &started);
+                    }
+                    Err(err) => {
+                        log::error!(
+                            "session {}: could not start a recording: {err}",
+                            act.session_id
+                        );
+                        act.fail(
+                            ctx,
+                            ErrorCode::StorageError,
+                            format!("could not start the recording: {err}"),
+                        );
+                    }
+                }),
+        );
     }
 
     fn append(&mut self, seq: Option<u64>, chunk: &[u8], ctx: &mut ws::WebsocketContext<Self>) {
         let Some(recording) = self.recording.as_mut() else {
-            return self.fail(
-                ctx,
-                ErrorCode::NotStarted,
-                "Error: Session user data not found (send record-start or record-resume first)",
-            );
+            return self.refuse(ctx, not_started());
         };
         // A positioned write into the page cache: it survives a crash of this process and is
         // cheap enough to do on the arbiter; fsync waits for the end of the recording.
@@ -293,25 +252,44 @@ impl RecordingSession {
                     duplicate: true,
                 },
             ),
-            Err(err @ StorageError::SeqGap { .. }) => {
-                self.fail(ctx, ErrorCode::SeqGap, err.to_string())
-            }
-            Err(err @ StorageError::TooLarge { .. }) => {
-                self.fail(ctx, ErrorCode::RecordingTooLarge, err.to_string())
-            }
             Err(err) => {
-                log::error!("session {}: chunk not stored: {err}", self.session_id);
-                self.fail(
-                    ctx,
-                    ErrorCode::StorageError,
-                    format!("chunk not stored: {err}"),
-                )
+                if let StorageError::Io(_) = err {
+                    log::error!("session {}: chunk not stored: {err}", self.session_id);
+                }
+                self.refuse(ctx, Refusal::storage(&err, "chunk not stored"))
             }
         }
     }
 
-    fn end(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
-        self.end_as(RecordingState::Completed, ctx);
+    /// `record-end`: finishes now, or after the grace for a client whose last chunk may still
+    /// be on its way (see `end_grace`).
+    fn on_record_end(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
+        if self.end_timer.is_some() {
+            return; // already finishing; the recording ends once
+        }
+        if self.recording.is_none() {
+            return self.fail(
+                ctx,
+                ErrorCode::NotStarted,
+                "no recording in progress on this socket",
+            );
+        }
+        let delay = self.style.end_delay(self.config.end_grace);
+        if delay.is_zero() {
+            return self.end_as(RecordingState::Completed, ctx);
+        }
+        self.end_timer = Some(ctx.run_later(delay, |act, ctx| {
+            act.end_timer = None;
+            act.end_as(RecordingState::Completed, ctx);
+        }));
+    }
+
+    /// A finish that waits for the grace happens now.
+    fn finish_pending(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
+        if let Some(timer) = self.end_timer.take() {
+            ctx.cancel_future(timer);
+            self.end_as(RecordingState::Completed, ctx);
+        }
     }
 
     /// Finishes the recording as `status` (`completed` for `record-end`, `interrupted` at
@@ -326,23 +304,9 @@ impl RecordingSession {
         };
         self.idle_since = Some(Instant::now());
         let id = recording.id();
-        let (layout, outbox) = (self.config.layout.clone(), self.config.outbox.clone());
-        // The completion event is in the outbox (fsynced) before the client hears "completed".
-        let work = actix_web::rt::task::spawn_blocking(move || {
-            let mut event = None;
-            let meta = recording.finish(status, |meta| {
-                event = Some(write_completed(&layout, &outbox, meta)?);
-                Ok(())
-            })?;
-            let event = event
-                .ok_or_else(|| StorageError::Io(std::io::Error::other("no completion event")))?;
-            Ok::<_, StorageError>((meta, event))
-        });
+        let work = recorder::finish(&self.config, recording, status);
         ctx.wait(work.into_actor(self).map(move |result, act, ctx| {
-            match result
-                .map_err(|err| StorageError::Io(err.into()))
-                .and_then(|r| r)
-            {
+            match result {
                 Ok((meta, event)) => {
                     act.send(
                         ctx,
@@ -395,6 +359,7 @@ impl RecordingSession {
         let layout = self.config.layout.clone();
         let work =
             actix_web::rt::task::spawn_blocking(move || OpenRecording::resume(&layout, id, &token));
+        self.finish_pending(ctx);
         ctx.wait(work.into_actor(self).map(move |result, act, ctx| {
             match result
                 .map_err(|err| StorageError::Io(err.into()))
@@ -419,25 +384,17 @@ impl RecordingSession {
                         recording_id: id,
                     });
                     act.recording = Some(recording);
+                    act.style = ChunkStyle::default();
                     act.idle_since = None;
                     act.send(ctx, &resumed);
                 }
-                Err(err) => {
-                    let code = match err {
-                        StorageError::NotFound => ErrorCode::RecordingNotFound,
-                        StorageError::Busy => ErrorCode::RecordingBusy,
-                        StorageError::WrongToken | StorageError::AlreadyEnded(_) => {
-                            ErrorCode::ResumeRefused
-                        }
-                        _ => ErrorCode::StorageError,
-                    };
-                    act.fail(ctx, code, format!("cannot resume {id}: {err}"));
-                }
+                Err(err) => act.refuse(ctx, Refusal::storage(&err, &format!("cannot resume {id}"))),
             }
         }));
     }
 
     fn on_binary(&mut self, bytes: &[u8], ctx: &mut ws::WebsocketContext<Self>) {
+        self.style.saw_binary();
         self.append(None, bytes, ctx);
     }
 
@@ -512,17 +469,19 @@ impl Actor for RecordingSession {
         self.watch_cache(ctx);
         self.supervisor.do_send(Joined {
             session_id: self.session_id.clone(),
-            actor: ctx.address(),
+            actor: ctx.address().recipient(),
         });
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
-        if let Some(recording) = self.recording.take() {
-            recording.detach();
-        }
-        self.supervisor.do_send(Leave {
-            session_id: self.session_id.clone(),
-        });
+        let finishing = self.end_timer.is_some();
+        recorder::leave(
+            &self.config,
+            &self.supervisor,
+            &self.session_id,
+            self.recording.take(),
+            finishing,
+        );
     }
 }
 
@@ -552,17 +511,15 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for RecordingSession 
     }
 }
 
-/// The service is shutting down: end this socket's recording as `interrupted` (every
-/// acknowledged byte kept, its event written), then close the socket with 1001.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct EndForShutdown;
-
 impl Handler<EndForShutdown> for RecordingSession {
     type Result = ResponseActFuture<Self, ()>;
 
     fn handle(&mut self, _: EndForShutdown, ctx: &mut Self::Context) -> Self::Result {
-        if self.recording.is_some() {
+        if let Some(timer) = self.end_timer.take() {
+            // Its client asked to end: it ends `completed`, as asked.
+            ctx.cancel_future(timer);
+            self.end_as(RecordingState::Completed, ctx);
+        } else if self.recording.is_some() {
             log::info!(
                 "session {}: ending its recording for shutdown",
                 self.session_id

@@ -1,0 +1,171 @@
+//! The steps every session takes with a recording, whatever its client: parse what a start
+//! asks for, create the recording, finish it. Creating and finishing block (files, fsync), so
+//! they run off the arbiter and hand back a future.
+
+use std::future::Future;
+
+use actix::Addr;
+use kafka_core::OutboxEntry;
+
+use super::SessionConfig;
+use crate::domain::{MetaId, RecordingId, RecordingMime, UserId};
+use crate::events::write_completed;
+use crate::protocol::ErrorCode;
+use crate::storage::{NewRecording, OpenRecording, RecordingMeta, RecordingState, StorageError};
+use crate::supervisor::{Attached, Finished, Leave, RecordingSupervisor, Started};
+
+/// A request a session cannot carry out: the stable code and the words the client gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl Refusal {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The refusal for a storage error, with the code a client can act on.
+    pub fn storage(err: &StorageError, doing: &str) -> Self {
+        let code = match err {
+            StorageError::SeqGap { .. } => ErrorCode::SeqGap,
+            StorageError::TooLarge { .. } => ErrorCode::RecordingTooLarge,
+            StorageError::NotFound => ErrorCode::RecordingNotFound,
+            StorageError::Busy => ErrorCode::RecordingBusy,
+            StorageError::WrongToken | StorageError::AlreadyEnded(_) => ErrorCode::ResumeRefused,
+            StorageError::Io(_) => ErrorCode::StorageError,
+        };
+        match code {
+            ErrorCode::SeqGap | ErrorCode::RecordingTooLarge => Self::new(code, err.to_string()),
+            _ => Self::new(code, format!("{doing}: {err}")),
+        }
+    }
+}
+
+/// A chunk before any start, in the original's words (its clients look for them).
+pub fn not_started() -> Refusal {
+    Refusal::new(
+        ErrorCode::NotStarted,
+        "Error: Session user data not found (send record-start or record-resume first)",
+    )
+}
+
+/// Parses what `record-start` asks for into a new recording of `session_id`.
+pub fn new_recording(
+    session_id: String,
+    meta_id: Option<&str>,
+    user_id: Option<&str>,
+    mime: Option<&str>,
+) -> Result<NewRecording, Refusal> {
+    let meta_id = MetaId::parse_optional(meta_id)
+        .map_err(|err| Refusal::new(ErrorCode::InvalidMetaId, err.to_string()))?;
+    let user_id = UserId::parse_optional(user_id)
+        .map_err(|err| Refusal::new(ErrorCode::InvalidUserId, err.to_string()))?;
+    let mime = RecordingMime::parse_optional(mime)
+        .map_err(|err| Refusal::new(ErrorCode::UnsupportedMimeType, err.to_string()))?;
+    Ok(NewRecording {
+        id: RecordingId::new(),
+        session_id,
+        meta_id,
+        user_id,
+        mime,
+    })
+}
+
+/// Creates the recording's files and metadata, off the arbiter.
+pub fn create(
+    config: &SessionConfig,
+    new: NewRecording,
+    resume_token: String,
+) -> impl Future<Output = Result<OpenRecording, StorageError>> + 'static {
+    let layout = config.layout.clone();
+    let work = actix_web::rt::task::spawn_blocking(move || {
+        OpenRecording::create(&layout, new, &resume_token)
+    });
+    async move { work.await.map_err(|err| StorageError::Io(err.into()))? }
+}
+
+/// Finishes the recording as `status`, off the arbiter: data fsynced, its completion event in
+/// the outbox (fsynced) before this resolves, so a client told "completed" can count on it.
+pub fn finish(
+    config: &SessionConfig,
+    recording: OpenRecording,
+    status: RecordingState,
+) -> impl Future<Output = Result<(RecordingMeta, OutboxEntry), StorageError>> + 'static {
+    let (layout, outbox) = (config.layout.clone(), config.outbox.clone());
+    let work = actix_web::rt::task::spawn_blocking(move || {
+        let mut event = None;
+        let meta = recording.finish(status, |meta| {
+            event = Some(write_completed(&layout, &outbox, meta)?);
+            Ok(())
+        })?;
+        let event =
+            event.ok_or_else(|| StorageError::Io(std::io::Error::other("no completion event")))?;
+        Ok::<_, StorageError>((meta, event))
+    });
+    async move { work.await.map_err(|err| StorageError::Io(err.into()))? }
+}
+
+/// A session started a recording: the supervisor learns who holds it, and the live pages hear
+/// of it.
+pub fn announce_start(
+    supervisor: &Addr<RecordingSupervisor>,
+    session_id: &str,
+    meta: &RecordingMeta,
+) {
+    log::info!(
+        "session {session_id}: recording {} started as {}",
+        meta.id,
+        meta.file_name
+    );
+    supervisor.do_send(Attached {
+        session_id: session_id.to_owned(),
+        recording_id: meta.id,
+    });
+    supervisor.do_send(Started(serde_json::json!({
+        "recordingId": meta.id,
+        "fileName": meta.file_name,
+        "userId": meta.user_id,
+        "status": "recording",
+    })));
+}
+
+/// A session goes away. Its recording, if it holds one, stays resumable; or, when its client
+/// had asked to end it (`finishing`: it left during the end grace), it ends now as asked, and
+/// the supervisor hears of the finish as of any other.
+pub fn leave(
+    config: &SessionConfig,
+    supervisor: &Addr<RecordingSupervisor>,
+    session_id: &str,
+    recording: Option<OpenRecording>,
+    finishing: bool,
+) {
+    match recording {
+        Some(recording) if finishing => {
+            let id = recording.id();
+            let work = finish(config, recording, RecordingState::Completed);
+            let (supervisor, session_id) = (supervisor.clone(), session_id.to_owned());
+            actix::spawn(async move {
+                match work.await {
+                    Ok((meta, event)) => supervisor.do_send(Finished {
+                        session_id,
+                        meta,
+                        event,
+                    }),
+                    // The bytes stay in the partial folder; the sweep ends the recording later.
+                    Err(err) => log::error!("recording {id} could not be finished: {err}"),
+                }
+            });
+        }
+        Some(recording) => recording.detach(),
+        None => {}
+    }
+    supervisor.do_send(Leave {
+        session_id: session_id.to_owned(),
+        finishing,
+    });
+}
