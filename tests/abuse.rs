@@ -16,7 +16,7 @@ use tokio::net::TcpStream;
 
 mod common;
 use common::{
-    audio, audio_alone, connect, free_port, gateway, gateway_args, get_json, next_json,
+    audio, audio_args, connect, free_port, gateway, gateway_args, get_json, next_json,
     registered_audio_args, registry, rss_kib, spawn, spawn_with, until, until_healthy, Socket,
 };
 
@@ -355,7 +355,17 @@ async fn a_read_only_data_folder_is_a_clear_error_and_loses_nothing_accepted() {
     let root = tempfile::tempdir().unwrap();
     let data = Remountable::new(&root.path().join("data"));
     let port = free_port();
-    let _audio = audio_alone(port, &data.0).await;
+    // The recording index is a database the service keeps open for writing, which the kernel
+    // would not let the remount below pass; here it lives beside the folder, as a PostgreSQL
+    // index does in production. The folder holds the recordings.
+    let mut args = audio_args(port, &data.0);
+    args.push("--database-url".into());
+    args.push(format!(
+        "sqlite://{}?mode=rwc",
+        root.path().join("index.db").display()
+    ));
+    let _audio = spawn("audio", &args);
+    until_healthy(port).await;
     let base = format!("http://127.0.0.1:{port}");
     let ws_url = format!("ws://127.0.0.1:{port}/ws/record");
     // Not WebM: processing marks it `failed` and leaves the bytes as they are, quickly.
@@ -573,4 +583,37 @@ async fn tokens_never_reach_a_log() {
         "{gateway_log}"
     );
     eprintln!("{seen_lines} log lines at debug level, no token among them");
+}
+
+#[test]
+fn a_wrong_database_url_stops_the_start_with_one_clear_line() {
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    for (url, reason) in [
+        (
+            format!("postgres://audio:pa55word@127.0.0.1:{}/audio", free_port()),
+            "Connection refused",
+        ),
+        ("mysqlx://somewhere/audio".to_owned(), "no driver"),
+    ] {
+        let out = Command::new(common::binary("audio"))
+            .args(audio_args(port, data.path()))
+            .args(["--database-url", &url])
+            .env("RUST_LOG", "off")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{stderr}");
+        assert!(
+            lines[0].starts_with("audio: cannot start: cannot connect to the recording index"),
+            "{stderr}"
+        );
+        assert!(lines[0].contains(reason), "{stderr}");
+        assert!(
+            !stderr.contains("pa55word"),
+            "the password was printed: {stderr}"
+        );
+    }
 }

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 mod support;
 
 use audio::domain::{MetaId, RecordingId, RecordingMime};
-use audio::storage::{Layout, NewRecording, OpenRecording};
+use audio::storage::{NewRecording, OpenRecording, Storage};
 
 const CHUNK: usize = 5_000;
 const INTERVAL: Duration = Duration::from_millis(250);
@@ -147,7 +147,7 @@ fn paced(
 }
 
 fn write_recordings(dir: &Path, count: usize, start: Instant, run: Duration) -> Written {
-    let layout = Layout::create(dir).expect("layout");
+    let storage = Storage::open(dir, None).expect("storage");
     let mut recordings: Vec<OpenRecording> = (0..count)
         .map(|i| {
             let new = NewRecording {
@@ -157,7 +157,7 @@ fn write_recordings(dir: &Path, count: usize, start: Instant, run: Duration) -> 
                 user_id: None,
                 mime: RecordingMime::webm(),
             };
-            OpenRecording::create(&layout, new, "token").expect("create a recording")
+            OpenRecording::create(&storage, new, "token").expect("create a recording")
         })
         .collect();
     let chunk = vec![7u8; CHUNK];

@@ -24,6 +24,12 @@ pub struct Settings {
     #[arg(long, env = "AUDIO_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
 
+    /// Where recordings' records are kept: `postgres://user:password@host/db` for several
+    /// hosts sharing one index, or `sqlite://path?mode=rwc`; by default the SQLite file
+    /// `audio.db` in the data folder. Never printed with its password.
+    #[arg(long, env = "AUDIO_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
     /// Largest WebSocket frame accepted, in bytes (a larger one closes the socket with 1009).
     #[arg(long, env = "AUDIO_MAX_FRAME_BYTES", default_value_t = 1024 * 1024)]
     pub max_frame_bytes: usize,

@@ -6,7 +6,14 @@ async fn main() -> std::io::Result<()> {
     let mut settings = audio::Settings::parse();
     // SIGTERM and Ctrl-C run the graceful shutdown below instead of actix's own.
     settings.handle_signals = false;
-    let app = audio::Application::build(settings).await?;
+    let app = match audio::Application::build(settings).await {
+        Ok(app) => app,
+        Err(err) => {
+            // One line that says what is wrong (a port taken, a database unreachable).
+            eprintln!("audio: cannot start: {err}");
+            std::process::exit(1);
+        }
+    };
     let shutdown = app.shutdown_handle();
     let running = actix_web::rt::spawn(app.run_until_stopped());
     let mut terminate =

@@ -23,14 +23,12 @@ use crate::open_files;
 use crate::postprocess::{PostProcessor, Process};
 use crate::routes;
 use crate::session::{HttpSessions, SessionConfig};
-use crate::storage::{Catalog, Layout};
+use crate::storage::{Layout, Storage};
 use crate::supervisor::{Drain, EndAll, GetStats, RecordingSupervisor, SupervisorLinks};
 
 /// What every request handler can reach.
 pub struct AppState {
-    pub layout: Layout,
-    /// The recording list, kept between requests.
-    pub catalog: Arc<Catalog>,
+    pub storage: Storage,
     pub supervisor: Addr<RecordingSupervisor>,
     pub session: Arc<SessionConfig>,
     /// Recordings driven over HTTP by the original gateway, by its `sessionId`.
@@ -104,19 +102,25 @@ impl Application {
             }
             None => (None, None),
         };
-        let layout = Layout::create(&settings.data_dir)?;
+        let storage = {
+            let (root, url) = (settings.data_dir.clone(), settings.database_url.clone());
+            actix_web::rt::task::spawn_blocking(move || Storage::open(root, url.as_deref()))
+                .await
+                .map_err(std::io::Error::other)??
+        };
+        let layout = storage.layout().clone();
         let mut bus = EventBus::start(&settings.bus_config(), layout.root())
             .map_err(std::io::Error::other)?;
         let hub = EventHub::default().start();
         let processor = {
-            let layout = layout.clone();
+            let storage = storage.clone();
             let background = settings.processing_background;
             SyncArbiter::start(settings.processing_workers.max(1), move || {
-                PostProcessor::new(layout.clone(), background)
+                PostProcessor::new(storage.clone(), background)
             })
         };
         let supervisor = RecordingSupervisor::new(
-            layout.clone(),
+            storage.clone(),
             SupervisorLinks {
                 outbox: bus.outbox().clone(),
                 publisher: bus.publisher(),
@@ -156,11 +160,10 @@ impl Application {
             .map_err(std::io::Error::other)?;
         bus.open();
         let state = web::Data::new(AppState {
-            layout: layout.clone(),
-            catalog: Arc::new(Catalog::new(layout.clone())),
+            storage: storage.clone(),
             supervisor: supervisor.clone(),
             session: Arc::new(SessionConfig {
-                layout: layout.clone(),
+                storage: storage.clone(),
                 outbox: bus.outbox().clone(),
                 max_frame_bytes: settings.max_frame_bytes,
                 max_recording_bytes: settings.max_recording_bytes,

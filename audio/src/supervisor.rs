@@ -12,10 +12,10 @@ use kafka_core::{Delivered, Outbox, OutboxEntry, Publish};
 
 use crate::domain::RecordingId;
 use crate::events::{write_completed, Broadcast, EventHub};
-use crate::storage::{self, Layout, RecordingMeta, RecordingState};
+use crate::storage::{self, RecordingMeta, RecordingState, Storage};
 
 pub struct RecordingSupervisor {
-    layout: Layout,
+    storage: Storage,
     outbox: Outbox,
     publisher: Recipient<Publish>,
     hub: Addr<EventHub>,
@@ -44,14 +44,14 @@ pub struct SupervisorLinks {
 
 impl RecordingSupervisor {
     pub fn new(
-        layout: Layout,
+        storage: Storage,
         links: SupervisorLinks,
         max_sessions: usize,
         resume_grace: Duration,
         sweep_interval: Duration,
     ) -> Self {
         Self {
-            layout,
+            storage,
             outbox: links.outbox,
             publisher: links.publisher,
             hub: links.hub,
@@ -75,15 +75,16 @@ impl RecordingSupervisor {
             return;
         }
         self.sweeping = true;
-        let layout = self.layout.clone();
+        let storage = self.storage.clone();
         let outbox = self.outbox.clone();
         let grace = self.resume_grace;
         let work = actix_web::rt::task::spawn_blocking(move || {
             let entries = std::cell::RefCell::new(Vec::new());
-            let ended = storage::end_abandoned(&layout, grace, &|meta| {
+            let layout = storage.layout();
+            let ended = storage::end_abandoned(&storage, grace, &|meta| {
                 entries
                     .borrow_mut()
-                    .push(write_completed(&layout, &outbox, meta)?);
+                    .push(write_completed(layout, &outbox, meta)?);
                 Ok(())
             });
             (ended, entries.into_inner())

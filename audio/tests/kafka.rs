@@ -609,7 +609,7 @@ async fn d_sigterm_ends_a_live_recording_as_interrupted_with_every_acked_byte_an
     assert!(status.success(), "exit status {status:?}");
 
     // On disk: ended interrupted with every acknowledged byte; the outbox is empty.
-    let meta = read_meta(data.path(), &id);
+    let meta = read_meta(data.path(), &id).await;
     assert_eq!(meta["endedAs"], "interrupted");
     assert_eq!(meta["chunks"], 6);
     // The consumer may post-process the cut-off recording before the process exits: it then
@@ -741,7 +741,7 @@ async fn f_a_consumer_killed_before_it_finished_processing_processes_the_event_a
     // kill -9 right after the completion: the consumer has not committed this event yet.
     first.kill().unwrap();
     first.wait().unwrap();
-    let meta = read_meta(data.path(), &id);
+    let meta = read_meta(data.path(), &id).await;
     eprintln!("status when killed: {}", meta["status"]);
     assert_ne!(meta["status"], "recording");
 
@@ -767,9 +767,26 @@ fn long_recording(frames: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
-fn read_meta(data: &Path, id: &str) -> Value {
-    serde_json::from_slice(&std::fs::read(data.join("meta").join(format!("{id}.json"))).unwrap())
-        .unwrap()
+/// A recording's record as the (killed) service left it in its embedded index.
+async fn read_meta(data: &Path, id: &str) -> Value {
+    use sqlx::{Connection, Row};
+    let url = format!("sqlite://{}", data.join("audio.db").display());
+    let mut index = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let row = sqlx::query(
+        "SELECT status, ended_as, chunks, size, file_name, note FROM recordings WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_one(&mut index)
+    .await
+    .unwrap();
+    json!({
+        "status": row.get::<String, _>("status"),
+        "endedAs": row.get::<Option<String>, _>("ended_as"),
+        "chunks": row.get::<i64, _>("chunks"),
+        "size": row.get::<i64, _>("size"),
+        "fileName": row.get::<String, _>("file_name"),
+        "note": row.get::<Option<String>, _>("note"),
+    })
 }
 
 /// Where the recording that `meta` describes is stored.
@@ -792,7 +809,7 @@ async fn g_a_consumer_killed_mid_processing_processes_the_event_again_after_rest
 
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let status = read_meta(data.path(), &id)["status"].clone();
+        let status = read_meta(data.path(), &id).await["status"].clone();
         if status == "processing" {
             break;
         }
@@ -812,7 +829,7 @@ async fn g_a_consumer_killed_mid_processing_processes_the_event_again_after_rest
     );
     // Cut off mid-way: still `processing`, and the stored file is still exactly what was
     // recorded (the remuxed file replaces it atomically, and had not yet).
-    let meta = read_meta(data.path(), &id);
+    let meta = read_meta(data.path(), &id).await;
     assert_eq!(meta["status"], "processing", "{meta}");
     let path = recording_path(data.path(), &meta);
     assert!(

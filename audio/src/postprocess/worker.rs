@@ -9,17 +9,20 @@ use sha2::{Digest, Sha256};
 
 use super::webm::remux;
 use crate::domain::{FileName, RecordingId};
-use crate::storage::{write_atomically, Layout, RecordingMeta, RecordingState};
+use crate::storage::{write_atomically, RecordingMeta, RecordingState, Storage};
 
 pub struct PostProcessor {
-    layout: Layout,
+    storage: Storage,
     /// Run at the scheduler's idle priority (see `started`).
     background: bool,
 }
 
 impl PostProcessor {
-    pub fn new(layout: Layout, background: bool) -> Self {
-        Self { layout, background }
+    pub fn new(storage: Storage, background: bool) -> Self {
+        Self {
+            storage,
+            background,
+        }
     }
 }
 
@@ -69,7 +72,7 @@ impl Handler<Process> for PostProcessor {
     type Result = Result<Option<RecordingMeta>, String>;
 
     fn handle(&mut self, msg: Process, _: &mut Self::Context) -> Self::Result {
-        process(&self.layout, msg.0).map_err(|err| err.to_string())
+        process(&self.storage, msg.0).map_err(|err| err.to_string())
     }
 }
 
@@ -80,11 +83,10 @@ fn sha256_hex(bytes: &[u8]) -> String {
 /// Makes the recording seekable and measures it. A file that is not WebM, or is damaged beyond
 /// repair, ends `failed` with the reason and is left exactly as uploaded; a repaired file keeps
 /// its original bytes in `originals/`.
-pub fn process(layout: &Layout, id: RecordingId) -> io::Result<Option<RecordingMeta>> {
-    let mut meta = match RecordingMeta::load(layout, id) {
-        Ok(meta) => meta,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(err) => return Err(err),
+pub fn process(storage: &Storage, id: RecordingId) -> io::Result<Option<RecordingMeta>> {
+    let (layout, index) = (storage.layout(), storage.index());
+    let Some(mut meta) = index.get(id)? else {
+        return Ok(None);
     };
     // The completion event goes to the outbox before the metadata says the recording ended
     // (so that no finished recording is without its event), and Kafka can deliver it first.
@@ -111,8 +113,12 @@ pub fn process(layout: &Layout, id: RecordingId) -> io::Result<Option<RecordingM
         return Ok(Some(meta));
     }
     if meta.status != RecordingState::Processing {
+        let was = meta.status;
         meta.status = RecordingState::Processing;
-        meta.save(layout)?;
+        // Deleted (or changed) meanwhile: nothing to do.
+        if !index.update_if(&meta, &[was])? {
+            return Ok(None);
+        }
     }
 
     let is_webm = name.extension() == Some("webm");
@@ -156,11 +162,10 @@ pub fn process(layout: &Layout, id: RecordingId) -> io::Result<Option<RecordingM
     }
     meta.processing.processed_at = Some(now);
     meta.updated_at = now;
-    // Deleted meanwhile: do not bring its metadata back.
-    if !layout.meta_file(id).exists() {
+    // Deleted meanwhile (or another worker got there first): do not bring its record back.
+    if !index.update_if(&meta, &[RecordingState::Processing])? {
         return Ok(None);
     }
-    meta.save(layout)?;
     log::info!(
         "recording {id} post-processed: {} ({})",
         meta.status.as_str(),
@@ -178,7 +183,7 @@ mod tests {
     #[test]
     fn an_event_ahead_of_the_metadata_is_an_error_to_retry_not_a_skip() {
         let dir = tempfile::tempdir().unwrap();
-        let layout = Layout::create(dir.path()).unwrap();
+        let storage = Storage::open(dir.path(), None).unwrap();
         let new = NewRecording {
             id: RecordingId::new(),
             session_id: "s".into(),
@@ -186,10 +191,10 @@ mod tests {
             user_id: None,
             mime: RecordingMime::webm(),
         };
-        let recording = OpenRecording::create(&layout, new, "token").unwrap();
-        let err = process(&layout, recording.id()).unwrap_err();
+        let recording = OpenRecording::create(&storage, new, "token").unwrap();
+        let err = process(&storage, recording.id()).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::WouldBlock, "{err}");
         // A recording that is gone altogether is nothing to do.
-        assert!(process(&layout, RecordingId::new()).unwrap().is_none());
+        assert!(process(&storage, RecordingId::new()).unwrap().is_none());
     }
 }

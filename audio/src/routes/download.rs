@@ -25,7 +25,7 @@ pub async fn serve(
     name: &FileName,
     disposition: DispositionType,
 ) -> Result<HttpResponse, ApiError> {
-    let path = state.layout.recording_file(name);
+    let path = state.storage.layout().recording_file(name);
     let file = match NamedFile::open_async(&path).await {
         Ok(file) => file,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {

@@ -80,8 +80,8 @@ pub async fn list(
         limit,
         search: params.q.filter(|q| !q.trim().is_empty()),
     };
-    let catalog = state.catalog.clone();
-    let page = web::block(move || catalog.list(&query))
+    let storage = state.storage.clone();
+    let page = web::block(move || storage.index().page(&query))
         .await
         .map_err(|_| ApiError::Unavailable)??;
     Ok(HttpResponse::Ok().json(storage::Page {
@@ -131,13 +131,13 @@ pub async fn delete(
         return Err(ApiError::InProgress);
     }
     let name = FileName::parse(&meta.file_name)?;
-    let layout = state.layout.clone();
+    let storage = state.storage.clone();
     let event = deleted_event(&meta);
     web::block(move || -> std::io::Result<()> {
-        // The file goes first: a crash in between leaves metadata pointing at nothing, which a
+        // The file goes first: a crash in between leaves a record pointing at nothing, which a
         // second DELETE cleans up, rather than a file no record knows about.
-        remove_if_present(&layout.recording_file(&name))?;
-        remove_if_present(&layout.meta_file(meta.id))
+        remove_if_present(&storage.layout().recording_file(&name))?;
+        storage.index().delete(meta.id).map(|_| ())
     })
     .await
     .map_err(|_| ApiError::Unavailable)??;
@@ -155,17 +155,11 @@ pub async fn delete(
 
 async fn load(raw_id: &str, state: &AppState) -> Result<RecordingMeta, ApiError> {
     let id: RecordingId = raw_id.parse()?;
-    let layout = state.layout.clone();
-    match web::block(move || RecordingMeta::load(&layout, id))
+    let storage = state.storage.clone();
+    web::block(move || storage.index().get(id))
         .await
-        .map_err(|_| ApiError::Unavailable)?
-    {
-        Ok(meta) => Ok(meta),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            Err(ApiError::NotFound("recording"))
-        }
-        Err(err) => Err(err.into()),
-    }
+        .map_err(|_| ApiError::Unavailable)??
+        .ok_or(ApiError::NotFound("recording"))
 }
 
 fn remove_if_present(path: &std::path::Path) -> std::io::Result<()> {

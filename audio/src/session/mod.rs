@@ -24,12 +24,12 @@ pub use recorder::{not_started, Refusal};
 pub use socket::RecordingSession;
 
 use crate::cache_trim::CacheTrim;
-use crate::storage::Layout;
+use crate::storage::Storage;
 
 /// What every session of an instance shares.
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
-    pub layout: Layout,
+    pub storage: Storage,
     pub outbox: kafka_core::Outbox,
     pub max_frame_bytes: usize,
     pub max_recording_bytes: u64,

@@ -82,9 +82,9 @@ pub fn create(
     new: NewRecording,
     resume_token: String,
 ) -> impl Future<Output = Result<OpenRecording, StorageError>> + 'static {
-    let layout = config.layout.clone();
+    let storage = config.storage.clone();
     let work = actix_web::rt::task::spawn_blocking(move || {
-        OpenRecording::create(&layout, new, &resume_token)
+        OpenRecording::create(&storage, new, &resume_token)
     });
     async move { work.await.map_err(|err| StorageError::Io(err.into()))? }
 }
@@ -96,7 +96,7 @@ pub fn finish(
     recording: OpenRecording,
     status: RecordingState,
 ) -> impl Future<Output = Result<(RecordingMeta, OutboxEntry), StorageError>> + 'static {
-    let (layout, outbox) = (config.layout.clone(), config.outbox.clone());
+    let (layout, outbox) = (config.storage.layout().clone(), config.outbox.clone());
     let work = actix_web::rt::task::spawn_blocking(move || {
         let mut event = None;
         let meta = recording.finish(status, |meta| {

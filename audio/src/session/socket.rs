@@ -356,9 +356,10 @@ impl RecordingSession {
                 "recordingId is not a recording id",
             );
         };
-        let layout = self.config.layout.clone();
-        let work =
-            actix_web::rt::task::spawn_blocking(move || OpenRecording::resume(&layout, id, &token));
+        let storage = self.config.storage.clone();
+        let work = actix_web::rt::task::spawn_blocking(move || {
+            OpenRecording::resume(&storage, id, &token)
+        });
         self.finish_pending(ctx);
         ctx.wait(work.into_actor(self).map(move |result, act, ctx| {
             match result

@@ -14,11 +14,7 @@ impl Layout {
     /// Creates the folders when missing.
     pub fn create(root: impl Into<PathBuf>) -> io::Result<Self> {
         let layout = Self { root: root.into() };
-        for dir in [
-            layout.recordings_dir(),
-            layout.meta_dir(),
-            layout.partial_dir(),
-        ] {
+        for dir in [layout.recordings_dir(), layout.partial_dir()] {
             std::fs::create_dir_all(dir)?;
         }
         Ok(layout)
@@ -32,20 +28,12 @@ impl Layout {
         self.root.join("recordings")
     }
 
-    pub fn meta_dir(&self) -> PathBuf {
-        self.root.join("meta")
-    }
-
     pub fn partial_dir(&self) -> PathBuf {
         self.root.join("partial")
     }
 
     pub fn recording_file(&self, name: &FileName) -> PathBuf {
         self.recordings_dir().join(name.as_str())
-    }
-
-    pub fn meta_file(&self, id: RecordingId) -> PathBuf {
-        self.meta_dir().join(format!("{id}.json"))
     }
 
     pub fn part_file(&self, id: RecordingId) -> PathBuf {

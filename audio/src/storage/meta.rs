@@ -1,8 +1,6 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::atomic::write_atomically;
-use super::Layout;
 use crate::domain::RecordingId;
 
 /// Where a recording is in its life.
@@ -24,6 +22,19 @@ pub enum RecordingState {
 }
 
 impl RecordingState {
+    pub fn parse(raw: &str) -> Option<Self> {
+        [
+            Self::Recording,
+            Self::Completed,
+            Self::Interrupted,
+            Self::Processing,
+            Self::Ready,
+            Self::Failed,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == raw)
+    }
+
     pub fn as_str(&self) -> &'static str {
         match self {
             Self::Recording => "recording",
@@ -36,8 +47,9 @@ impl RecordingState {
     }
 }
 
-/// The record kept in `meta/<id>.json`. Written atomically; the resume token is kept only as
-/// its SHA-256, so reading the folder does not let anyone take over a recording.
+/// The record of one recording, kept in the recording index (and, before the index, in
+/// `meta/<id>.json`, which the index imports). The resume token is kept only as its SHA-256,
+/// so reading the index does not let anyone take over a recording.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RecordingMeta {
@@ -80,18 +92,4 @@ pub struct Processing {
     /// Why processing failed, or what it repaired.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
-}
-
-impl RecordingMeta {
-    pub fn load(layout: &Layout, id: RecordingId) -> std::io::Result<Self> {
-        let bytes = std::fs::read(layout.meta_file(id))?;
-        serde_json::from_slice(&bytes)
-            .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidData, err))
-    }
-
-    pub fn save(&self, layout: &Layout) -> std::io::Result<()> {
-        let bytes = serde_json::to_vec_pretty(self)
-            .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidData, err))?;
-        write_atomically(&layout.meta_file(self.id), &bytes)
-    }
 }

@@ -1,27 +1,79 @@
-//! Everything on disk. The layout under the data folder:
+//! Everything an instance keeps. Recordings' records live in the recording index (a database:
+//! SQLite in the data folder by default, PostgreSQL with `AUDIO_DATABASE_URL`); their bytes in
+//! the data folder:
 //!
 //! ```text
+//! audio.db                    the index, when it is the embedded SQLite (WAL)
 //! recordings/<fileName>       finished recordings (what /api/files lists)
-//! meta/<recordingId>.json     one record per recording, whatever its status
 //! partial/<recordingId>.part  the bytes of a recording in progress
 //! partial/<recordingId>.idx   one 16-byte entry per accepted chunk: seq, end offset (u64 LE)
 //! ```
 //!
 //! The `.part` file is locked (`flock`) by whoever owns the recording: a live session, or the
 //! sweep that ends an abandoned one. Because the lock and the chunk index live on disk, another
-//! instance sharing the folder can resume or end a recording after this one died.
+//! instance sharing the folder can resume or end a recording after this one died; the index's
+//! conditional updates make sure one of two instances finishing it at once wins.
 
 mod atomic;
-mod catalog;
+mod index;
 mod layout;
 mod meta;
-mod meta_watch;
 mod open;
 mod sweep;
 
+use std::sync::Arc;
+
 pub use atomic::{sync_dir, write_atomically};
-pub use catalog::{list_file_names, Catalog, Page, RecordingQuery};
+pub use index::{redact, Page, RecordingIndex, RecordingQuery, SqlIndex};
 pub use layout::Layout;
 pub use meta::{Processing, RecordingMeta, RecordingState};
 pub use open::{AppendOutcome, NewRecording, OpenRecording, StorageError};
 pub use sweep::end_abandoned;
+
+/// An instance's storage: the data folder's layout and the recording index.
+#[derive(Clone)]
+pub struct Storage {
+    layout: Layout,
+    index: Arc<dyn RecordingIndex>,
+}
+
+impl std::fmt::Debug for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Storage")
+            .field("root", &self.layout.root())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Storage {
+    /// Opens the data folder (created when missing) and the index at `database_url`, or the
+    /// embedded SQLite index `<data>/audio.db`; imports a `meta/` folder left by an older
+    /// version. Blocking.
+    pub fn open(
+        root: impl Into<std::path::PathBuf>,
+        database_url: Option<&str>,
+    ) -> std::io::Result<Self> {
+        let layout = Layout::create(root)?;
+        let url = match database_url {
+            Some(url) => url.to_owned(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                layout.root().join("audio.db").display()
+            ),
+        };
+        let index = SqlIndex::open(&url).map_err(std::io::Error::other)?;
+        index::import_meta_folder(&layout, &index)?;
+        Ok(Self {
+            layout,
+            index: Arc::new(index),
+        })
+    }
+
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    pub fn index(&self) -> &dyn RecordingIndex {
+        self.index.as_ref()
+    }
+}

@@ -8,7 +8,7 @@ use chrono::Utc;
 use sha2::{Digest, Sha256};
 
 use super::atomic::sync_dir;
-use super::{Layout, RecordingMeta, RecordingState};
+use super::{Layout, RecordingMeta, RecordingState, Storage};
 use crate::domain::{FileName, MetaId, RecordingId, RecordingMime, UserId};
 
 /// Size of one chunk-index entry: the chunk's seq and the file length after it, both u64 LE.
@@ -56,7 +56,7 @@ pub enum AppendOutcome {
 /// every instance that shares the data folder.
 #[derive(Debug)]
 pub struct OpenRecording {
-    layout: Layout,
+    storage: Storage,
     meta: RecordingMeta,
     data: File,
     index: File,
@@ -69,10 +69,11 @@ impl OpenRecording {
     /// Starts a recording: picks its file name, creates and locks its files, and writes its
     /// metadata with status `recording`.
     pub fn create(
-        layout: &Layout,
+        storage: &Storage,
         new: NewRecording,
         resume_token: &str,
     ) -> Result<Self, StorageError> {
+        let layout = storage.layout();
         let base = new
             .meta_id
             .as_ref()
@@ -111,12 +112,12 @@ impl OpenRecording {
             ended_as: None,
             processing: Default::default(),
         };
-        if let Err(err) = meta.save(layout) {
+        if let Err(err) = storage.index().insert(&meta) {
             remove_partial_files(layout, new.id);
             return Err(err.into());
         }
         Ok(Self {
-            layout: layout.clone(),
+            storage: storage.clone(),
             meta,
             data,
             index,
@@ -142,11 +143,11 @@ impl OpenRecording {
 
     /// Takes a dropped recording over for a client that proves it started it.
     pub fn resume(
-        layout: &Layout,
+        storage: &Storage,
         id: RecordingId,
         resume_token: &str,
     ) -> Result<Self, StorageError> {
-        let meta = load_meta(layout, id)?;
+        let meta = load_meta(storage, id)?;
         ensure_recording(&meta)?;
         if !registry::auth::constant_time_eq(
             token_digest(resume_token).as_bytes(),
@@ -154,15 +155,16 @@ impl OpenRecording {
         ) {
             return Err(StorageError::WrongToken);
         }
-        Self::open_locked(layout, id)
+        Self::open_locked(storage, id)
     }
 
     /// Takes a recording over with no token: for the sweep that ends abandoned recordings.
-    pub(super) fn reclaim(layout: &Layout, id: RecordingId) -> Result<Self, StorageError> {
-        Self::open_locked(layout, id)
+    pub(super) fn reclaim(storage: &Storage, id: RecordingId) -> Result<Self, StorageError> {
+        Self::open_locked(storage, id)
     }
 
-    fn open_locked(layout: &Layout, id: RecordingId) -> Result<Self, StorageError> {
+    fn open_locked(storage: &Storage, id: RecordingId) -> Result<Self, StorageError> {
+        let layout = storage.layout();
         let data = match OpenOptions::new()
             .read(true)
             .write(true)
@@ -177,7 +179,7 @@ impl OpenRecording {
         lock(&data)?;
         // Read the metadata again under the lock: an owner that finished the recording while we
         // waited has changed its status.
-        let meta = load_meta(layout, id)?;
+        let meta = load_meta(storage, id)?;
         ensure_recording(&meta)?;
         let index = OpenOptions::new()
             .read(true)
@@ -186,7 +188,7 @@ impl OpenRecording {
             .truncate(false)
             .open(layout.index_file(id))?;
         let mut recording = Self {
-            layout: layout.clone(),
+            storage: storage.clone(),
             meta,
             data,
             index,
@@ -299,7 +301,8 @@ impl OpenRecording {
     ) -> Result<RecordingMeta, StorageError> {
         self.data.sync_all()?;
         let name = self.link_final()?;
-        sync_dir(&self.layout.recordings_dir())?;
+        let layout = self.storage.layout().clone();
+        sync_dir(&layout.recordings_dir())?;
         let now = Utc::now();
         self.meta.file_name = name.as_str().to_owned();
         // Every finished recording is post-processed next: its event is in the outbox.
@@ -310,8 +313,16 @@ impl OpenRecording {
         self.meta.updated_at = now;
         self.meta.completed_at = Some(now);
         before_commit(&self.meta)?;
-        self.meta.save(&self.layout)?;
-        remove_partial_files(&self.layout, self.meta.id);
+        // Only a recording still `recording` is ended: of two owners finishing it at once
+        // (which the file lock already prevents on one folder), one wins.
+        if !self
+            .storage
+            .index()
+            .update_if(&self.meta, &[RecordingState::Recording])?
+        {
+            return Err(StorageError::AlreadyEnded("finished by another owner"));
+        }
+        remove_partial_files(&layout, self.meta.id);
         Ok(self.meta)
     }
 
@@ -319,7 +330,8 @@ impl OpenRecording {
     /// so two recordings can't clobber each other; a link left by an earlier, interrupted
     /// attempt (same inode) is reused.
     fn link_final(&self) -> Result<FileName, StorageError> {
-        let part = self.layout.part_file(self.meta.id);
+        let layout = self.storage.layout();
+        let part = layout.part_file(self.meta.id);
         let wanted = FileName::parse(&self.meta.file_name)
             .map_err(|err| io::Error::new(io::ErrorKind::InvalidData, err))?;
         let (stem, ext) = wanted
@@ -334,7 +346,7 @@ impl OpenRecording {
         for candidate in candidates {
             let name = FileName::parse(&candidate)
                 .map_err(|err| io::Error::new(io::ErrorKind::InvalidData, err))?;
-            let target = self.layout.recording_file(&name);
+            let target = layout.recording_file(&name);
             match fs::hard_link(&part, &target) {
                 Ok(()) => return Ok(name),
                 Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
@@ -366,7 +378,7 @@ impl OpenRecording {
 
     /// Where the recording's bytes are while it is in progress.
     pub fn part_path(&self) -> PathBuf {
-        self.layout.part_file(self.meta.id)
+        self.storage.layout().part_file(self.meta.id)
     }
 
     pub fn chunks(&self) -> u64 {
@@ -398,11 +410,8 @@ fn lock(file: &File) -> Result<(), StorageError> {
     }
 }
 
-fn load_meta(layout: &Layout, id: RecordingId) -> Result<RecordingMeta, StorageError> {
-    RecordingMeta::load(layout, id).map_err(|err| match err.kind() {
-        io::ErrorKind::NotFound => StorageError::NotFound,
-        _ => StorageError::Io(err),
-    })
+fn load_meta(storage: &Storage, id: RecordingId) -> Result<RecordingMeta, StorageError> {
+    storage.index().get(id)?.ok_or(StorageError::NotFound)
 }
 
 fn ensure_recording(meta: &RecordingMeta) -> Result<(), StorageError> {
@@ -438,8 +447,9 @@ mod tests {
     #[test]
     fn seq_rules_and_resume_after_a_torn_write() {
         let dir = tempfile::tempdir().unwrap();
-        let layout = Layout::create(dir.path()).unwrap();
-        let mut rec = OpenRecording::create(&layout, new_recording(), "tok").unwrap();
+        let storage = Storage::open(dir.path(), None).unwrap();
+        let layout = storage.layout().clone();
+        let mut rec = OpenRecording::create(&storage, new_recording(), "tok").unwrap();
         let id = rec.id();
         assert_eq!(
             rec.append(Some(0), b"abc", 100).unwrap(),
@@ -464,7 +474,7 @@ mod tests {
 
         // While owned, nobody else gets it, with or without the token.
         assert!(matches!(
-            OpenRecording::resume(&layout, id, "tok"),
+            OpenRecording::resume(&storage, id, "tok"),
             Err(StorageError::Busy)
         ));
         // Simulate a crash mid-write: bytes on disk that the index does not cover.
@@ -472,10 +482,10 @@ mod tests {
         drop(rec);
 
         assert!(matches!(
-            OpenRecording::resume(&layout, id, "wrong"),
+            OpenRecording::resume(&storage, id, "wrong"),
             Err(StorageError::WrongToken)
         ));
-        let mut rec = OpenRecording::resume(&layout, id, "tok").unwrap();
+        let mut rec = OpenRecording::resume(&storage, id, "tok").unwrap();
         assert_eq!((rec.bytes(), rec.chunks(), rec.next_seq()), (5, 2, 2));
         rec.append(Some(2), b"f", 100).unwrap();
         let meta = rec.finish(RecordingState::Completed, |_| Ok(())).unwrap();
@@ -484,7 +494,7 @@ mod tests {
         assert_eq!((meta.size, meta.chunks), (6, 3));
         assert!(!layout.part_file(id).exists());
         assert!(matches!(
-            OpenRecording::resume(&layout, id, "tok"),
+            OpenRecording::resume(&storage, id, "tok"),
             Err(StorageError::AlreadyEnded("processing"))
         ));
     }
@@ -492,9 +502,10 @@ mod tests {
     #[test]
     fn two_recordings_with_one_name_do_not_clobber() {
         let dir = tempfile::tempdir().unwrap();
-        let layout = Layout::create(dir.path()).unwrap();
-        let mut a = OpenRecording::create(&layout, new_recording(), "a").unwrap();
-        let mut b = OpenRecording::create(&layout, new_recording(), "b").unwrap();
+        let storage = Storage::open(dir.path(), None).unwrap();
+        let layout = storage.layout().clone();
+        let mut a = OpenRecording::create(&storage, new_recording(), "a").unwrap();
+        let mut b = OpenRecording::create(&storage, new_recording(), "b").unwrap();
         a.append(None, b"aaa", 10).unwrap();
         b.append(None, b"bbb", 10).unwrap();
         let ma = a.finish(RecordingState::Completed, |_| Ok(())).unwrap();

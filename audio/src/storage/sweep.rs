@@ -1,17 +1,18 @@
 use std::time::{Duration, SystemTime};
 
 use super::open::remove_partial_files;
-use super::{Layout, OpenRecording, RecordingMeta, RecordingState, StorageError};
+use super::{OpenRecording, RecordingMeta, RecordingState, Storage, StorageError};
 use crate::domain::RecordingId;
 
 /// Ends, as `interrupted`, every recording in progress that nobody owns and that has been left
 /// alone longer than `grace`: dropped by its client, or left by an instance that died. Every
 /// acknowledged byte is kept. Blocking: run it off the arbiters.
 pub fn end_abandoned(
-    layout: &Layout,
+    storage: &Storage,
     grace: Duration,
     before_commit: &dyn Fn(&RecordingMeta) -> std::io::Result<()>,
 ) -> Vec<RecordingMeta> {
+    let layout = storage.layout();
     let entries = match std::fs::read_dir(layout.partial_dir()) {
         Ok(entries) => entries,
         Err(err) => {
@@ -42,7 +43,7 @@ pub fn end_abandoned(
         if idle < grace {
             continue;
         }
-        match OpenRecording::reclaim(layout, id)
+        match OpenRecording::reclaim(storage, id)
             .and_then(|r| r.finish(RecordingState::Interrupted, before_commit))
         {
             Ok(meta) => {

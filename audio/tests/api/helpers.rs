@@ -13,6 +13,8 @@ use serde_json::{json, Value};
 pub struct TestApp {
     pub address: String,
     pub data_dir: tempfile::TempDir,
+    /// The index's database when it is not the embedded SQLite in `data_dir`.
+    pub database_url: Option<String>,
     handle: ServerHandle,
     finished: std::sync::Mutex<Option<actix_rt::task::JoinHandle<std::io::Result<()>>>>,
 }
@@ -119,11 +121,13 @@ pub async fn spawn_app_in(
 ) -> TestApp {
     let _ = env_logger::builder().is_test(true).try_init();
     let mut settings = Settings::for_data_dir(data_dir.path());
+    settings.database_url = test_database().await;
     settings.port = 0;
     settings.workers = 2;
     // The embedded bus, whatever KAFKA_BROKERS says (the Kafka tests are in tests/kafka.rs).
     settings.kafka_brokers = None;
     tweak(&mut settings);
+    let database_url = settings.database_url.clone();
     let app = Application::build(settings)
         .await
         .expect("the service starts");
@@ -133,9 +137,31 @@ pub async fn spawn_app_in(
     TestApp {
         address,
         data_dir,
+        database_url,
         handle,
         finished: std::sync::Mutex::new(Some(finished)),
     }
+}
+
+/// The suite runs once on the embedded SQLite index and once on PostgreSQL: `scripts/test`
+/// starts a PostgreSQL server and sets `AUDIO_TEST_DATABASE_URL` to its `postgres` database
+/// for the second run. Each app then gets a fresh database of its own.
+pub async fn test_database() -> Option<String> {
+    use sqlx::Connection;
+    let admin = std::env::var("AUDIO_TEST_DATABASE_URL")
+        .ok()
+        .filter(|url| !url.is_empty())?;
+    let name = format!("audio_test_{}", uuid::Uuid::new_v4().simple());
+    let mut connection = sqlx::PgConnection::connect(&admin)
+        .await
+        .expect("AUDIO_TEST_DATABASE_URL names a running PostgreSQL");
+    // The name is made here, from a UUID: nothing outside goes into the statement.
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut connection)
+        .await
+        .expect("creates a test database");
+    let (server, _) = admin.rsplit_once('/').expect("a URL with a database");
+    Some(format!("{server}/{name}"))
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -319,12 +345,19 @@ impl WsClient {
         completed
     }
 
-    /// Closes the socket with a close frame (1000), as a page that goes away does.
+    /// Closes the socket as a page that goes away does: a close frame (1000), then the server's
+    /// close frame back before the connection goes (the closing handshake).
     pub async fn close(mut self) {
         self.framed
             .send(ws::Message::Close(Some(ws::CloseCode::Normal.into())))
             .await
             .unwrap();
+        loop {
+            match self.next().await {
+                Incoming::Closed(_) => return,
+                Incoming::Json(_) => {}
+            }
+        }
     }
 
     /// Drops the TCP connection without a close frame, as a vanished client does.

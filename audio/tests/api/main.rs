@@ -2,10 +2,10 @@
 
 mod abuse;
 mod bad_input;
-mod catalog;
 mod concurrency;
 mod helpers;
 mod http_api;
+mod index;
 mod live_events;
 mod original_clients;
 mod page_cache;

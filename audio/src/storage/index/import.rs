@@ -1,0 +1,61 @@
+//! Upgrading a data folder written before the index: its `meta/<id>.json` files are imported
+//! once, on the first start, and the folder is then renamed `meta.imported/` (kept, not
+//! deleted: nothing users recorded is lost on upgrade, and the files can be read again).
+
+use std::io;
+
+use super::RecordingIndex;
+use crate::storage::{Layout, RecordingMeta};
+
+/// Imports every `meta/*.json` the index does not hold yet; answers how many were added.
+/// Several instances starting at once on one folder each import what is missing, and the
+/// records are the same either way.
+pub fn import_meta_folder(layout: &Layout, index: &dyn RecordingIndex) -> io::Result<usize> {
+    let folder = layout.root().join("meta");
+    let entries = match std::fs::read_dir(&folder) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(err) => return Err(err),
+    };
+    let (mut added, mut unreadable) = (0, 0);
+    for entry in entries {
+        let path = entry?.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("json") {
+            continue;
+        }
+        let meta: RecordingMeta = match std::fs::read(&path)
+            .map_err(|err| err.to_string())
+            .and_then(|bytes| serde_json::from_slice(&bytes).map_err(|err| err.to_string()))
+        {
+            Ok(meta) => meta,
+            Err(err) => {
+                // Left where it is (in meta.imported/) for a person to look at.
+                log::warn!("not imported: {}: {err}", path.display());
+                unreadable += 1;
+                continue;
+            }
+        };
+        if index.insert_if_absent(&meta)? {
+            added += 1;
+        }
+    }
+    let mut imported = layout.root().join("meta.imported");
+    if imported.exists() {
+        imported = layout.root().join(format!(
+            "meta.imported-{}",
+            chrono::Utc::now().format("%Y%m%d%H%M%S")
+        ));
+    }
+    match std::fs::rename(&folder, &imported) {
+        Ok(()) => {}
+        // Another instance sharing the folder moved it first.
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+        Err(err) => return Err(err),
+    }
+    log::info!(
+        "imported {added} recording(s) from {} into the index ({unreadable} unreadable); the files are kept in {}",
+        folder.display(),
+        imported.display()
+    );
+    Ok(added)
+}

@@ -1,0 +1,66 @@
+//! The recording index: one record per recording (its names, status, sizes and what
+//! post-processing found), kept in a database so that every instance sharing it sees the same
+//! list. [`SqlIndex`] is the implementation: SQLite in the data folder by default,
+//! PostgreSQL when several hosts share one (`AUDIO_DATABASE_URL`).
+//!
+//! Every call blocks; call them off the arbiters (`web::block`, `spawn_blocking`, a
+//! `SyncArbiter`), as every other storage call.
+
+mod import;
+mod sql;
+
+use std::io;
+
+use serde::Serialize;
+
+pub use import::import_meta_folder;
+pub use sql::{redact, SqlIndex};
+
+use super::{RecordingMeta, RecordingState};
+use crate::domain::RecordingId;
+
+/// A page request: 1-based page number, page size, and an optional case-insensitive filter on
+/// file name, metaId and userId.
+#[derive(Debug, Clone)]
+pub struct RecordingQuery {
+    pub page: usize,
+    pub limit: usize,
+    pub search: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub page: usize,
+    pub limit: usize,
+    pub total: usize,
+    pub next_page: Option<usize>,
+}
+
+/// Where recordings' records are kept. A second implementation is real (a different database
+/// engine, a service in front of one), so the rest of the service sees only this.
+pub trait RecordingIndex: Send + Sync + 'static {
+    /// Adds a new recording's record.
+    fn insert(&self, meta: &RecordingMeta) -> io::Result<()>;
+
+    /// Adds a record unless one with its id exists (importing); answers whether it was added.
+    fn insert_if_absent(&self, meta: &RecordingMeta) -> io::Result<bool>;
+
+    fn get(&self, id: RecordingId) -> io::Result<Option<RecordingMeta>>;
+
+    /// Replaces the record of `meta.id` if its stored status is one of `expected`; answers
+    /// whether it did. This is what makes one of two instances finishing (or processing) the
+    /// same recording at once win and the other see it lost.
+    fn update_if(&self, meta: &RecordingMeta, expected: &[RecordingState]) -> io::Result<bool>;
+
+    /// A page of recordings, newest first.
+    fn page(&self, query: &RecordingQuery) -> io::Result<Page<RecordingMeta>>;
+
+    /// Removes a record; answers whether there was one.
+    fn delete(&self, id: RecordingId) -> io::Result<bool>;
+
+    /// The file names of finished recordings (any status but `recording`), newest first: the
+    /// original's `/api/files`.
+    fn finished_file_names(&self) -> io::Result<Vec<String>>;
+}

@@ -1,0 +1,402 @@
+//! The recording index in SQL, through `sqlx`'s `Any` driver: one code path for SQLite and
+//! PostgreSQL. The statements and the migrations (`audio/migrations/`) keep to SQL both engines
+//! take; parameters are written `$1`, `$2`, … which both accept.
+//!
+//! The rest of the storage code is blocking (files, fsync), and runs off the arbiters. The
+//! index keeps a small runtime of its own and blocks on it, so that its connections are driven
+//! by threads that are always there, whichever arbiter or blocking thread asks.
+
+use std::future::Future;
+use std::io;
+
+use chrono::{DateTime, Utc};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Connection, Row};
+
+use super::{Page, RecordingIndex, RecordingQuery};
+use crate::domain::RecordingId;
+use crate::storage::{Processing, RecordingMeta, RecordingState};
+
+const COLUMNS: &str = "id, session_id, file_name, meta_id, user_id, mime_type, status, ended_as, \
+     size, chunks, created_at, updated_at, completed_at, resume_token_sha256, duration_ms, codec, \
+     sample_rate, channels, sha256, processed_at, note";
+
+/// A statement assembled from this module's constants and placeholders only (never from
+/// anything a client sent: values always travel as bound parameters).
+fn statement(sql: &str) -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(sql.to_owned())
+}
+
+/// `$1, $2, …, $n`.
+fn placeholders(from: usize, count: usize) -> String {
+    (from..from + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Binds a record's 21 columns in the order of [`COLUMNS`].
+macro_rules! bind_meta {
+    ($query:expr, $meta:expr) => {{
+        let meta: &RecordingMeta = $meta;
+        $query
+            .bind(meta.id.to_string())
+            .bind(meta.session_id.clone())
+            .bind(meta.file_name.clone())
+            .bind(meta.meta_id.clone())
+            .bind(meta.user_id.clone())
+            .bind(meta.mime_type.clone())
+            .bind(meta.status.as_str())
+            .bind(meta.ended_as.map(|s| s.as_str()))
+            .bind(meta.size as i64)
+            .bind(meta.chunks as i64)
+            .bind(meta.created_at.timestamp_micros())
+            .bind(meta.updated_at.timestamp_micros())
+            .bind(meta.completed_at.map(|t| t.timestamp_micros()))
+            .bind(meta.resume_token_sha256.clone())
+            .bind(meta.processing.duration_ms)
+            .bind(meta.processing.codec.clone())
+            .bind(meta.processing.sample_rate)
+            .bind(meta.processing.channels.map(|c| c as i64))
+            .bind(meta.processing.sha256.clone())
+            .bind(meta.processing.processed_at.map(|t| t.timestamp_micros()))
+            .bind(meta.processing.note.clone())
+    }};
+}
+
+/// Why the index could not be opened; one clear line each, for the service to stop with.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("cannot start the recording index's runtime: {0}")]
+    Runtime(io::Error),
+    #[error("cannot connect to the recording index at {url}: {source}")]
+    Connect { url: String, source: sqlx::Error },
+    #[error("cannot bring the recording index at {url} up to date: {source}")]
+    Migrate {
+        url: String,
+        source: sqlx::migrate::MigrateError,
+    },
+}
+
+pub struct SqlIndex {
+    pool: AnyPool,
+    /// Dropped without waiting (see `Drop`); `None` only while dropping.
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl SqlIndex {
+    /// Connects to `url` (`sqlite://…` or `postgres://…`) and applies the migrations. Blocking.
+    pub fn open(url: &str) -> Result<Self, OpenError> {
+        sqlx::any::install_default_drivers();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("recording-index")
+            .enable_all()
+            .build()
+            .map_err(OpenError::Runtime)?;
+        let sqlite = url.starts_with("sqlite:");
+        let shown = redact(url);
+        let pool = runtime.block_on(async {
+            // One connection first, so that a wrong URL or an unreachable server is refused
+            // with its own reason (a pool would only say it timed out).
+            sqlx::AnyConnection::connect(url)
+                .await
+                .map_err(|source| OpenError::Connect {
+                    url: shown.clone(),
+                    source,
+                })?
+                .close()
+                .await
+                .ok();
+            let pool = AnyPoolOptions::new()
+                // SQLite takes one writer at a time: more connections only wait on its lock.
+                .max_connections(if sqlite { 4 } else { 16 })
+                .acquire_timeout(std::time::Duration::from_secs(10))
+                .connect(url)
+                .await
+                .map_err(|source| OpenError::Connect {
+                    url: shown.clone(),
+                    source,
+                })?;
+            if sqlite {
+                // Readers go on while a writer commits; the journal mode stays with the file.
+                sqlx::query("PRAGMA journal_mode = WAL")
+                    .execute(&pool)
+                    .await
+                    .map_err(|source| OpenError::Connect {
+                        url: shown.clone(),
+                        source,
+                    })?;
+            }
+            sqlx::migrate!("./migrations")
+                .run(&pool)
+                .await
+                .map_err(|source| OpenError::Migrate {
+                    url: shown.clone(),
+                    source,
+                })?;
+            Ok::<_, OpenError>(pool)
+        })?;
+        log::info!("recording index: {shown}");
+        Ok(Self {
+            pool,
+            runtime: Some(runtime),
+        })
+    }
+
+    fn run<F: Future>(&self, work: F) -> F::Output {
+        match &self.runtime {
+            Some(runtime) => runtime.block_on(work),
+            None => unreachable!("the runtime goes only when the index is dropped"),
+        }
+    }
+}
+
+impl Drop for SqlIndex {
+    fn drop(&mut self) {
+        // The last owner may be an async thread, where waiting for a runtime is not allowed.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+fn failed(doing: &str) -> impl Fn(sqlx::Error) -> io::Error + '_ {
+    move |err| io::Error::other(format!("recording index: {doing}: {err}"))
+}
+
+fn bad_row(what: &str, value: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("recording index: a stored {what} is not valid: {value:?}"),
+    )
+}
+
+fn time(micros: i64) -> io::Result<DateTime<Utc>> {
+    DateTime::from_timestamp_micros(micros).ok_or_else(|| bad_row("time", &micros.to_string()))
+}
+
+fn state(raw: &str) -> io::Result<RecordingState> {
+    RecordingState::parse(raw).ok_or_else(|| bad_row("status", raw))
+}
+
+fn meta_of(row: &AnyRow) -> io::Result<RecordingMeta> {
+    let get = failed("reading a record");
+    let id: String = row.try_get("id").map_err(&get)?;
+    let status: String = row.try_get("status").map_err(&get)?;
+    let ended_as: Option<String> = row.try_get("ended_as").map_err(&get)?;
+    let completed_at: Option<i64> = row.try_get("completed_at").map_err(&get)?;
+    let processed_at: Option<i64> = row.try_get("processed_at").map_err(&get)?;
+    let channels: Option<i64> = row.try_get("channels").map_err(&get)?;
+    Ok(RecordingMeta {
+        id: id.parse().map_err(|_| bad_row("id", &id))?,
+        session_id: row.try_get("session_id").map_err(&get)?,
+        file_name: row.try_get("file_name").map_err(&get)?,
+        meta_id: row.try_get("meta_id").map_err(&get)?,
+        user_id: row.try_get("user_id").map_err(&get)?,
+        mime_type: row.try_get("mime_type").map_err(&get)?,
+        status: state(&status)?,
+        ended_as: ended_as.as_deref().map(state).transpose()?,
+        size: row.try_get::<i64, _>("size").map_err(&get)?.max(0) as u64,
+        chunks: row.try_get::<i64, _>("chunks").map_err(&get)?.max(0) as u64,
+        created_at: time(row.try_get("created_at").map_err(&get)?)?,
+        updated_at: time(row.try_get("updated_at").map_err(&get)?)?,
+        completed_at: completed_at.map(time).transpose()?,
+        resume_token_sha256: row.try_get("resume_token_sha256").map_err(&get)?,
+        processing: Processing {
+            duration_ms: row.try_get("duration_ms").map_err(&get)?,
+            codec: row.try_get("codec").map_err(&get)?,
+            sample_rate: row.try_get("sample_rate").map_err(&get)?,
+            channels: channels.map(|c| c.max(0) as u64),
+            sha256: row.try_get("sha256").map_err(&get)?,
+            processed_at: processed_at.map(time).transpose()?,
+            note: row.try_get("note").map_err(&get)?,
+        },
+    })
+}
+
+/// `q` as a `LIKE` pattern: lower-cased, its wildcards escaped, anywhere in the text.
+fn like_pattern(search: &str) -> String {
+    let mut pattern = String::from("%");
+    for c in search.trim().to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+impl RecordingIndex for SqlIndex {
+    fn insert(&self, meta: &RecordingMeta) -> io::Result<()> {
+        let sql = format!(
+            "INSERT INTO recordings ({COLUMNS}) VALUES ({})",
+            placeholders(1, 21)
+        );
+        self.run(bind_meta!(sqlx::query(statement(&sql)), meta).execute(&self.pool))
+            .map_err(failed("adding a recording"))?;
+        Ok(())
+    }
+
+    fn insert_if_absent(&self, meta: &RecordingMeta) -> io::Result<bool> {
+        let sql = format!(
+            "INSERT INTO recordings ({COLUMNS}) VALUES ({}) ON CONFLICT (id) DO NOTHING",
+            placeholders(1, 21)
+        );
+        let done = self
+            .run(bind_meta!(sqlx::query(statement(&sql)), meta).execute(&self.pool))
+            .map_err(failed("importing a recording"))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    fn get(&self, id: RecordingId) -> io::Result<Option<RecordingMeta>> {
+        let sql = format!("SELECT {COLUMNS} FROM recordings WHERE id = $1");
+        let row = self
+            .run(
+                sqlx::query(statement(&sql))
+                    .bind(id.to_string())
+                    .fetch_optional(&self.pool),
+            )
+            .map_err(failed("reading a recording"))?;
+        row.as_ref().map(meta_of).transpose()
+    }
+
+    fn update_if(&self, meta: &RecordingMeta, expected: &[RecordingState]) -> io::Result<bool> {
+        let assignments = COLUMNS
+            .split(", ")
+            .skip(1)
+            .enumerate()
+            .map(|(i, column)| format!("{column} = ${}", i + 2))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "UPDATE recordings SET {assignments} WHERE id = $1 AND status IN ({})",
+            placeholders(22, expected.len().max(1))
+        );
+        let mut query = bind_meta!(sqlx::query(statement(&sql)), meta);
+        for status in expected {
+            query = query.bind(status.as_str());
+        }
+        if expected.is_empty() {
+            query = query.bind("");
+        }
+        let done = self
+            .run(query.execute(&self.pool))
+            .map_err(failed("updating a recording"))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    fn page(&self, query: &RecordingQuery) -> io::Result<Page<RecordingMeta>> {
+        let search = query.search.as_deref().map(like_pattern);
+        let filter = if search.is_some() {
+            "WHERE lower(file_name) LIKE $1 ESCAPE '\\' \
+             OR lower(coalesce(meta_id, '')) LIKE $2 ESCAPE '\\' \
+             OR lower(coalesce(user_id, '')) LIKE $3 ESCAPE '\\'"
+        } else {
+            ""
+        };
+        let first = if search.is_some() { 4 } else { 1 };
+        let count_sql = format!("SELECT COUNT(*) AS total FROM recordings {filter}");
+        let page_sql = format!(
+            "SELECT {COLUMNS} FROM recordings {filter} \
+             ORDER BY created_at DESC, id DESC LIMIT ${first} OFFSET ${}",
+            first + 1
+        );
+        let offset = (query.page - 1).saturating_mul(query.limit);
+        let (total, rows) = self
+            .run(async {
+                let mut count = sqlx::query(statement(&count_sql));
+                let mut page = sqlx::query(statement(&page_sql));
+                if let Some(pattern) = &search {
+                    for _ in 0..3 {
+                        count = count.bind(pattern.clone());
+                        page = page.bind(pattern.clone());
+                    }
+                }
+                let total: i64 = count.fetch_one(&self.pool).await?.try_get("total")?;
+                let rows = page
+                    .bind(query.limit as i64)
+                    .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok::<_, sqlx::Error>((total, rows))
+            })
+            .map_err(failed("listing recordings"))?;
+        let total = total.max(0) as usize;
+        Ok(Page {
+            items: rows.iter().map(meta_of).collect::<io::Result<_>>()?,
+            page: query.page,
+            limit: query.limit,
+            total,
+            next_page: (offset.saturating_add(query.limit) < total).then_some(query.page + 1),
+        })
+    }
+
+    fn delete(&self, id: RecordingId) -> io::Result<bool> {
+        let done = self
+            .run(
+                sqlx::query("DELETE FROM recordings WHERE id = $1")
+                    .bind(id.to_string())
+                    .execute(&self.pool),
+            )
+            .map_err(failed("deleting a recording"))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    fn finished_file_names(&self) -> io::Result<Vec<String>> {
+        let rows = self
+            .run(
+                sqlx::query(
+                    "SELECT file_name FROM recordings WHERE status <> 'recording' \
+                     ORDER BY completed_at DESC, id DESC",
+                )
+                .fetch_all(&self.pool),
+            )
+            .map_err(failed("listing file names"))?;
+        rows.iter()
+            .map(|row| row.try_get("file_name"))
+            .collect::<Result<_, _>>()
+            .map_err(failed("listing file names"))
+    }
+}
+
+/// A database URL fit for logs and errors: its password replaced by `***`.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(at) => rest.split_at(at),
+        None => (rest, ""),
+    };
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}{path}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_show() {
+        assert_eq!(
+            redact("postgres://audio:s3cret@db:5432/audio"),
+            "postgres://audio:***@db:5432/audio"
+        );
+        assert_eq!(
+            redact("sqlite:///data/audio.db?mode=rwc"),
+            "sqlite:///data/audio.db?mode=rwc"
+        );
+    }
+
+    #[test]
+    fn search_patterns_escape_wildcards() {
+        assert_eq!(like_pattern(" Lec_1% "), "%lec\\_1\\%%");
+    }
+}
