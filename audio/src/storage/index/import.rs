@@ -5,7 +5,7 @@
 use std::io;
 
 use super::RecordingIndex;
-use crate::storage::{Layout, RecordingMeta};
+use crate::storage::Layout;
 
 /// Imports every `meta/*.json` the index does not hold yet; answers how many were added.
 /// Several instances starting at once on one folder each import what is missing, and the
@@ -18,27 +18,34 @@ pub fn import_meta_folder(layout: &Layout, index: &dyn RecordingIndex) -> io::Re
         Err(err) => return Err(err),
     };
     let (mut added, mut unreadable) = (0, 0);
+    // A thousand records a transaction: one commit (one fsync) each, not one per record.
+    let mut batch = Vec::with_capacity(1000);
     for entry in entries {
         let path = entry?.path();
         if path.extension().and_then(|e| e.to_str()) != Some("json") {
             continue;
         }
-        let meta: RecordingMeta = match std::fs::read(&path)
+        match std::fs::read(&path)
             .map_err(|err| err.to_string())
             .and_then(|bytes| serde_json::from_slice(&bytes).map_err(|err| err.to_string()))
         {
-            Ok(meta) => meta,
+            Ok(meta) => batch.push(meta),
             Err(err) => {
                 // Left where it is (in meta.imported/) for a person to look at.
                 log::warn!("not imported: {}: {err}", path.display());
                 unreadable += 1;
-                continue;
             }
-        };
-        if index.insert_if_absent(&meta)? {
-            added += 1;
+        }
+        if batch.len() == 1000 {
+            added += index.insert_if_absent(&batch)?;
+            batch.clear();
+            log::info!(
+                "importing {}: {added} recording(s) so far",
+                folder.display()
+            );
         }
     }
+    added += index.insert_if_absent(&batch)?;
     let mut imported = layout.root().join("meta.imported");
     if imported.exists() {
         imported = layout.root().join(format!(

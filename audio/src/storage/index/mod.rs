@@ -44,8 +44,9 @@ pub trait RecordingIndex: Send + Sync + 'static {
     /// Adds a new recording's record.
     fn insert(&self, meta: &RecordingMeta) -> io::Result<()>;
 
-    /// Adds a record unless one with its id exists (importing); answers whether it was added.
-    fn insert_if_absent(&self, meta: &RecordingMeta) -> io::Result<bool>;
+    /// Adds the records whose ids it does not hold yet, in one transaction (importing);
+    /// answers how many were added.
+    fn insert_if_absent(&self, metas: &[RecordingMeta]) -> io::Result<usize>;
 
     fn get(&self, id: RecordingId) -> io::Result<Option<RecordingMeta>>;
 
