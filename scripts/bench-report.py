@@ -289,7 +289,7 @@ lines += ["## The commands", "", "```sh", "bash scripts/bench", "```", "",
           "loadgen --url ws://127.0.0.1:<gateway>/ws/record --sessions 2000 --duration-s 60 --ramp-up-s 20 --json", "```", "",
           "Each scale step restarts the audio instance and the gateway first, so that its memory figures start from fresh processes. ",
           "After the load steps it runs `cargo bench -p audio --bench events` against a Kafka broker it starts, `cargo bench -p registry`, "
-          "and times the file list over recordings it writes to disk. Before the servers start it runs `cargo bench -p loadgen --bench first_touch -- 8` on the idle machine. The raw JSON reports of one run are in the folder it prints.", "",
+          "and times the file list over recordings it writes as a `meta/` folder, which the audio instance imports into its index at start. Before the servers start it runs `cargo bench -p loadgen --bench first_touch -- 8` on the idle machine. The raw JSON reports of one run are in the folder it prints.", "",
           "The profiles and the write-pattern figures above come from three more commands, run apart from the benchmark:", "",
           "```sh", "PROFILE_OUT=docs/performance bash scripts/profile 3000   # perf: CPU a chunk, top symbols, the flame graphs above",
           "bash scripts/callgrind 40                                                                  # valgrind: instructions a chunk",
