@@ -222,7 +222,7 @@ if listing:
     lines.append(f"With the benchmark's recordings in the embedded SQLite index (imported at start from a `meta/` "
                  f"folder as the previous version wrote it, in {listing['import_s']:.0f} s), `GET /api/recordings?page=1&limit=50` took "
                  f"{listing['recordings_first_request_ms']:.0f} ms on the service's first request and "
-                 f"{listing['recordings_first_page_ms']:.0f} ms after; a search (`q=bulk-4242`, a substring of file name, "
+                 f"{listing['recordings_first_page_ms']:.0f} ms after; a search (`q=bulk-4242`, a prefix of file name, "
                  f"metaId and userId) took {listing['recordings_search_ms']:.0f} ms; `GET /api/files` took {listing['files_ms']:.0f} ms. "
                  f"Medians of 5, except the first request.")
 

@@ -69,8 +69,17 @@ async fn the_list_follows_what_other_instances_add_change_and_delete() {
         listed(&app, "").await,
         (3, vec!["rec-2".into(), "rec-1".into(), "rec-0".into()])
     );
-    // Search: case-insensitive, on metaId, userId and file name; wildcards are plain text.
+    // Search: a case-insensitive prefix of metaId, userId or file name; wildcards are plain text.
     assert_eq!(listed(&app, "q=REC-1").await, (1, vec!["rec-1".into()]));
+    assert_eq!(
+        listed(&app, "q=rec-1_2026").await,
+        (1, vec!["rec-1".into()])
+    );
+    assert_eq!(
+        listed(&app, "q=ec-1").await.0,
+        0,
+        "a prefix, not a substring"
+    );
     assert_eq!(listed(&app, "q=user-0").await.0, 2);
     assert_eq!(listed(&app, "q=rec%25").await.0, 0);
     assert_eq!(listed(&app, "q=rec_").await.0, 0);

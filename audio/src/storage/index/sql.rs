@@ -19,7 +19,10 @@ use crate::storage::{Processing, RecordingMeta, RecordingState};
 
 const COLUMNS: &str = "id, session_id, file_name, meta_id, user_id, mime_type, status, ended_as, \
      size, chunks, created_at, updated_at, completed_at, resume_token_sha256, duration_ms, codec, \
-     sample_rate, channels, sha256, processed_at, note";
+     sample_rate, channels, sha256, processed_at, note, key_file_name, key_meta_id, key_user_id";
+
+/// How many columns [`COLUMNS`] names.
+const COLUMN_COUNT: usize = 24;
 
 /// A statement assembled from this module's constants and placeholders only (never from
 /// anything a client sent: values always travel as bound parameters).
@@ -35,7 +38,7 @@ fn placeholders(from: usize, count: usize) -> String {
         .join(", ")
 }
 
-/// Binds a record's 21 columns in the order of [`COLUMNS`].
+/// Binds a record's columns in the order of [`COLUMNS`].
 macro_rules! bind_meta {
     ($query:expr, $meta:expr) => {{
         let meta: &RecordingMeta = $meta;
@@ -61,6 +64,9 @@ macro_rules! bind_meta {
             .bind(meta.processing.sha256.clone())
             .bind(meta.processing.processed_at.map(|t| t.timestamp_micros()))
             .bind(meta.processing.note.clone())
+            .bind(search_key(&meta.file_name))
+            .bind(meta.meta_id.as_deref().map(search_key))
+            .bind(meta.user_id.as_deref().map(search_key))
     }};
 }
 
@@ -140,10 +146,20 @@ impl SqlIndex {
             Ok::<_, OpenError>(pool)
         })?;
         log::info!("recording index: {shown}");
-        Ok(Self {
+        let index = Self {
             pool,
             runtime: Some(runtime),
-        })
+        };
+        match index.fill_search_keys() {
+            Ok(0) => {}
+            Ok(filled) => {
+                log::info!("recording index: search keys written for {filled} recordings")
+            }
+            Err(err) => {
+                log::warn!("{err}; searches may miss older recordings until the next start")
+            }
+        }
+        Ok(index)
     }
 
     fn run<F: Future>(&self, work: F) -> F::Output {
@@ -232,24 +248,78 @@ async fn count_change(
     Ok(())
 }
 
-/// `q` as a `LIKE` pattern: lower-cased, its wildcards escaped, anywhere in the text.
-fn like_pattern(search: &str) -> String {
-    let mut pattern = String::from("%");
-    for c in search.trim().to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
+/// What a search compares: the text lower-cased, as bytes (UTF-8 orders as its code points).
+fn search_key(text: &str) -> Vec<u8> {
+    text.to_lowercase().into_bytes()
+}
+
+/// `q` as a range of search keys: every key that starts with it, and no other.
+fn prefix_range(search: &str) -> (Vec<u8>, Vec<u8>) {
+    let from = search_key(search.trim());
+    // The first key past every one that starts with `from`: its last byte below 0xff, one up,
+    // the rest dropped. (A prefix of 0xff bytes only cannot occur: they are not UTF-8.)
+    let mut to = from.clone();
+    while to.last() == Some(&0xff) {
+        to.pop();
     }
-    pattern.push('%');
-    pattern
+    match to.last_mut() {
+        Some(last) => *last += 1,
+        None => to = vec![0xff; from.len() + 1],
+    }
+    (from, to)
+}
+
+impl SqlIndex {
+    /// Gives rows written before the search keys existed their keys, a thousand a transaction.
+    fn fill_search_keys(&self) -> io::Result<usize> {
+        let mut filled = 0;
+        loop {
+            let rows = self
+                .run(
+                    sqlx::query(
+                        "SELECT id, file_name, meta_id, user_id FROM recordings \
+                         WHERE key_file_name IS NULL LIMIT 1000",
+                    )
+                    .fetch_all(&self.pool),
+                )
+                .map_err(failed("reading rows without search keys"))?;
+            if rows.is_empty() {
+                return Ok(filled);
+            }
+            self.run(async {
+                let mut transaction = self.pool.begin().await?;
+                for row in &rows {
+                    let file_name: String = row.try_get("file_name")?;
+                    let meta_id: Option<String> = row.try_get("meta_id")?;
+                    let user_id: Option<String> = row.try_get("user_id")?;
+                    sqlx::query(
+                        "UPDATE recordings SET key_file_name = $1, key_meta_id = $2, \
+                         key_user_id = $3 WHERE id = $4",
+                    )
+                    .bind(search_key(&file_name))
+                    .bind(meta_id.as_deref().map(search_key))
+                    .bind(user_id.as_deref().map(search_key))
+                    .bind(row.try_get::<String, _>("id")?)
+                    .execute(&mut *transaction)
+                    .await?;
+                }
+                transaction.commit().await
+            })
+            .map_err(failed("writing search keys"))?;
+            filled += rows.len();
+            // A million takes a minute or two: say how far it is.
+            if filled % 100_000 == 0 {
+                log::info!("recording index: search keys written for {filled} recordings so far");
+            }
+        }
+    }
 }
 
 impl RecordingIndex for SqlIndex {
     fn insert(&self, meta: &RecordingMeta) -> io::Result<()> {
         let sql = format!(
             "INSERT INTO recordings ({COLUMNS}) VALUES ({})",
-            placeholders(1, 21)
+            placeholders(1, COLUMN_COUNT)
         );
         self.run(async {
             let mut transaction = self.pool.begin().await?;
@@ -265,7 +335,7 @@ impl RecordingIndex for SqlIndex {
     fn insert_if_absent(&self, metas: &[RecordingMeta]) -> io::Result<usize> {
         let sql = format!(
             "INSERT INTO recordings ({COLUMNS}) VALUES ({}) ON CONFLICT (id) DO NOTHING",
-            placeholders(1, 21)
+            placeholders(1, COLUMN_COUNT)
         );
         self.run(async {
             let mut transaction = self.pool.begin().await?;
@@ -305,7 +375,7 @@ impl RecordingIndex for SqlIndex {
             .join(", ");
         let sql = format!(
             "UPDATE recordings SET {assignments} WHERE id = $1 AND status IN ({})",
-            placeholders(22, expected.len().max(1))
+            placeholders(COLUMN_COUNT + 1, expected.len().max(1))
         );
         let mut query = bind_meta!(sqlx::query(statement(&sql)), meta);
         for status in expected {
@@ -321,15 +391,15 @@ impl RecordingIndex for SqlIndex {
     }
 
     fn page(&self, query: &RecordingQuery) -> io::Result<Page<RecordingMeta>> {
-        let search = query.search.as_deref().map(like_pattern);
+        let search = query.search.as_deref().map(prefix_range);
         let filter = if search.is_some() {
-            "WHERE lower(file_name) LIKE $1 ESCAPE '\\' \
-             OR lower(coalesce(meta_id, '')) LIKE $2 ESCAPE '\\' \
-             OR lower(coalesce(user_id, '')) LIKE $3 ESCAPE '\\'"
+            "WHERE (key_file_name >= $1 AND key_file_name < $2) \
+             OR (key_meta_id >= $1 AND key_meta_id < $2) \
+             OR (key_user_id >= $1 AND key_user_id < $2)"
         } else {
             ""
         };
-        let first = if search.is_some() { 4 } else { 1 };
+        let first = if search.is_some() { 3 } else { 1 };
         // Unfiltered, the total is kept (see `count_change`); filtered, it is counted.
         let count_sql = match search {
             Some(_) => format!("SELECT COUNT(*) AS total FROM recordings {filter}"),
@@ -345,11 +415,9 @@ impl RecordingIndex for SqlIndex {
             .run(async {
                 let mut count = sqlx::query(statement(&count_sql));
                 let mut page = sqlx::query(statement(&page_sql));
-                if let Some(pattern) = &search {
-                    for _ in 0..3 {
-                        count = count.bind(pattern.clone());
-                        page = page.bind(pattern.clone());
-                    }
+                if let Some((from, to)) = &search {
+                    count = count.bind(from.clone()).bind(to.clone());
+                    page = page.bind(from.clone()).bind(to.clone());
                 }
                 let total: i64 = count.fetch_one(&self.pool).await?.try_get("total")?;
                 let rows = page
@@ -439,7 +507,14 @@ mod tests {
     }
 
     #[test]
-    fn search_patterns_escape_wildcards() {
-        assert_eq!(like_pattern(" Lec_1% "), "%lec\\_1\\%%");
+    fn a_prefix_is_a_range_of_keys() {
+        assert_eq!(
+            prefix_range(" Lec_1 "),
+            (b"lec_1".to_vec(), b"lec_2".to_vec())
+        );
+        let (from, to) = prefix_range("É");
+        assert_eq!(from, "é".as_bytes());
+        assert!(to.as_slice() > "éz".as_bytes() && to.as_slice() > "é\u{10ffff}".as_bytes());
+        assert!(to.as_slice() <= "ê".as_bytes());
     }
 }
