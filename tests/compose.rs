@@ -63,7 +63,7 @@ fn every_service_is_built_health_checked_restarted_and_ordered() {
     let all = services(&compose);
     let names: BTreeSet<&str> = all.iter().map(|(n, _)| n.as_str()).collect();
     for expected in [
-        "kafka", "kafka-ui", "kafdrop", "registry", "audio-1", "audio-2", "gateway",
+        "kafka", "kafka-ui", "kafdrop", "registry", "postgres", "audio-1", "audio-2", "gateway",
     ] {
         assert!(names.contains(expected), "no service {expected}");
     }
@@ -112,7 +112,23 @@ fn every_service_is_built_health_checked_restarted_and_ordered() {
     };
     assert_eq!(
         depends("audio-1"),
-        ["kafka", "registry"].map(String::from).into()
+        ["kafka", "postgres", "registry"].map(String::from).into()
+    );
+    let postgres = &all.iter().find(|(n, _)| n == "postgres").unwrap().1;
+    assert!(postgres["image"]
+        .as_str()
+        .unwrap()
+        .starts_with("postgres:15"));
+    // The audio instances' index is that server's database.
+    let audio_env = environment(&all.iter().find(|(n, _)| n == "audio-1").unwrap().1);
+    let url = &audio_env
+        .iter()
+        .find(|(k, _)| k == "AUDIO_DATABASE_URL")
+        .expect("the audio instances name their index")
+        .1;
+    assert!(
+        url.starts_with("postgres://audio:") && url.ends_with("@postgres:5432/audio"),
+        "{url}"
     );
     assert_eq!(
         depends("gateway"),
@@ -201,6 +217,7 @@ fn every_variable_set_is_read_by_the_service_and_every_required_one_is_set() {
                 "AUDIO_REGISTRY_URL",
                 "AUDIO_ADVERTISE_HOST",
                 "KAFKA_BROKERS",
+                "AUDIO_DATABASE_URL",
             ],
         ),
         (
@@ -212,6 +229,7 @@ fn every_variable_set_is_read_by_the_service_and_every_required_one_is_set() {
                 "AUDIO_REGISTRY_URL",
                 "AUDIO_ADVERTISE_HOST",
                 "KAFKA_BROKERS",
+                "AUDIO_DATABASE_URL",
             ],
         ),
         ("gateway", &["GATEWAY_HOST", "GATEWAY_PORT", "REGISTRY_URL"]),

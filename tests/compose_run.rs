@@ -1,8 +1,9 @@
 //! What `docker compose up` would do, minus the containers: the registry, two audio instances
 //! on one shared folder and the gateway, started as real processes with exactly the environment
 //! the compose file gives them (host names and published ports mapped to loopback), against a
-//! real Kafka broker (`KAFKA_BROKERS`, as scripts/test provides). Then a recording through the
-//! gateway, and a SIGTERM to each that must end it cleanly.
+//! real Kafka broker (`KAFKA_BROKERS`) and a real PostgreSQL for their shared recording index
+//! (`STACK_TEST_POSTGRES_URL`), as scripts/test provides. Then a recording through the gateway,
+//! listed by both instances, and a SIGTERM to each that must end it cleanly.
 
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -88,10 +89,28 @@ async fn healthy(url: &str) {
     }
 }
 
+/// A fresh database on the PostgreSQL that scripts/test started, standing in for the compose
+/// file's `postgres` service.
+async fn fresh_database() -> String {
+    use sqlx::Connection;
+    let admin = std::env::var("STACK_TEST_POSTGRES_URL").expect(
+        "STACK_TEST_POSTGRES_URL must name a running PostgreSQL: run the tests with scripts/test",
+    );
+    let name = format!("compose_{}", uuid::Uuid::new_v4().simple());
+    let mut connection = sqlx::PgConnection::connect(&admin).await.unwrap();
+    // The name is made here, from a UUID.
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut connection)
+        .await
+        .unwrap();
+    format!("{}/{name}", admin.rsplit_once('/').unwrap().0)
+}
+
 #[actix_rt::test]
 async fn the_compose_services_run_together_and_record_through_the_gateway() {
     let brokers = std::env::var("KAFKA_BROKERS")
         .expect("KAFKA_BROKERS must name a running broker: run the tests with scripts/test");
+    let database = fresh_database().await;
     let text = std::fs::read_to_string(root().join("compose/docker-compose.yml")).unwrap();
     let mut compose: Value = serde_yaml::from_str(&text).unwrap();
     compose.apply_merge().unwrap();
@@ -114,7 +133,13 @@ async fn the_compose_services_run_together_and_record_through_the_gateway() {
     for (i, name) in ["audio-1", "audio-2"].into_iter().enumerate() {
         let port = audio_ports[i];
         let data_dir = data.path().to_owned();
+        let database = database.clone();
         services.push(start(&compose, name, &move |key, value| match key {
+            // The compose network's PostgreSQL, with its password, is the test's.
+            "AUDIO_DATABASE_URL" => {
+                assert!(value.ends_with("@postgres:5432/audio"), "{value}");
+                Some(database.clone())
+            }
             "AUDIO_PORT" => Some(port.to_string()),
             "AUDIO_ADVERTISE_HOST" => Some("127.0.0.1".into()),
             // The shared volume.
@@ -210,6 +235,17 @@ async fn the_compose_services_run_together_and_record_through_the_gateway() {
             "not ready through the gateway: {meta}"
         );
         actix_rt::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // Both instances list it from the shared index, each answering on its own.
+    for port in audio_ports {
+        let mut response = client
+            .get(format!("http://127.0.0.1:{port}/api/recordings/{id}"))
+            .send()
+            .await
+            .unwrap();
+        let meta: serde_json::Value = response.json().await.unwrap_or_default();
+        assert_eq!(meta["status"], "ready", "instance on {port}: {meta}");
     }
 
     // SIGTERM, as `docker compose down` sends: each service exits 0.
