@@ -617,3 +617,17 @@ fn a_wrong_database_url_stops_the_start_with_one_clear_line() {
         );
     }
 }
+
+#[actix_rt::test]
+async fn instances_starting_together_on_one_fresh_folder_all_come_up() {
+    // They race to create and migrate the same embedded index.
+    let data = tempfile::tempdir().unwrap();
+    let ports: Vec<u16> = (0..6).map(|_| free_port()).collect();
+    let _instances: Vec<_> = ports
+        .iter()
+        .map(|port| spawn("audio", &audio_args(*port, data.path())))
+        .collect();
+    for port in &ports {
+        until_healthy(*port).await;
+    }
+}

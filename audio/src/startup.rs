@@ -109,8 +109,12 @@ impl Application {
                 .map_err(std::io::Error::other)??
         };
         let layout = storage.layout().clone();
-        let mut bus = EventBus::start(&settings.bus_config(), layout.root())
-            .map_err(std::io::Error::other)?;
+        let mut bus = EventBus::start_with_outbox(
+            &settings.bus_config(),
+            layout.root(),
+            storage.outbox().clone(),
+        )
+        .map_err(std::io::Error::other)?;
         let hub = EventHub::default().start();
         let processor = {
             let storage = storage.clone();
@@ -122,7 +126,6 @@ impl Application {
         let supervisor = RecordingSupervisor::new(
             storage.clone(),
             SupervisorLinks {
-                outbox: bus.outbox().clone(),
                 publisher: bus.publisher(),
                 hub: hub.clone(),
             },
@@ -164,7 +167,6 @@ impl Application {
             supervisor: supervisor.clone(),
             session: Arc::new(SessionConfig {
                 storage: storage.clone(),
-                outbox: bus.outbox().clone(),
                 max_frame_bytes: settings.max_frame_bytes,
                 max_recording_bytes: settings.max_recording_bytes,
                 heartbeat_timeout: settings.heartbeat_timeout(),

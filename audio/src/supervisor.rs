@@ -8,15 +8,14 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use serde::Serialize;
 
-use kafka_core::{Delivered, Outbox, OutboxEntry, Publish};
+use kafka_core::{Delivered, OutboxEntry, Publish};
 
 use crate::domain::RecordingId;
-use crate::events::{write_completed, Broadcast, EventHub};
+use crate::events::{completed_entry, Broadcast, EventHub};
 use crate::storage::{self, RecordingMeta, RecordingState, Storage};
 
 pub struct RecordingSupervisor {
     storage: Storage,
-    outbox: Outbox,
     publisher: Recipient<Publish>,
     hub: Addr<EventHub>,
     max_sessions: usize,
@@ -37,7 +36,6 @@ pub struct RecordingSupervisor {
 
 /// What the supervisor needs besides its limits: where events go.
 pub struct SupervisorLinks {
-    pub outbox: Outbox,
     pub publisher: Recipient<Publish>,
     pub hub: Addr<EventHub>,
 }
@@ -52,7 +50,6 @@ impl RecordingSupervisor {
     ) -> Self {
         Self {
             storage,
-            outbox: links.outbox,
             publisher: links.publisher,
             hub: links.hub,
             max_sessions,
@@ -76,18 +73,23 @@ impl RecordingSupervisor {
         }
         self.sweeping = true;
         let storage = self.storage.clone();
-        let outbox = self.outbox.clone();
         let grace = self.resume_grace;
         let work = actix_web::rt::task::spawn_blocking(move || {
             let entries = std::cell::RefCell::new(Vec::new());
             let layout = storage.layout();
             let ended = storage::end_abandoned(&storage, grace, &|meta| {
-                entries
-                    .borrow_mut()
-                    .push(write_completed(layout, &outbox, meta)?);
-                Ok(())
+                let entry = completed_entry(layout, meta)?;
+                entries.borrow_mut().push((meta.id, entry.clone()));
+                Ok(Some(entry))
             });
-            (ended, entries.into_inner())
+            // Only the events of recordings this sweep did end were written with them.
+            let entries: Vec<OutboxEntry> = entries
+                .into_inner()
+                .into_iter()
+                .filter(|(id, _)| ended.iter().any(|meta| meta.id == *id))
+                .map(|(_, entry)| entry)
+                .collect();
+            (ended, entries)
         });
         ctx.spawn(work.into_actor(self).map(|result, act, ctx| {
             act.sweeping = false;

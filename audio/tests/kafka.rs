@@ -481,9 +481,7 @@ async fn c_with_kafka_down_and_a_kill_9_before_any_acknowledgement_no_event_is_l
         let (_, completed) = record(&address, &format!("offline-{i}")).await;
         ids.push(completed["recordingId"].as_str().unwrap().to_owned());
     }
-    let waiting = std::fs::read_dir(data.path().join("outbox"))
-        .unwrap()
-        .count();
+    let waiting = outbox_entries(data.path()).await;
     assert_eq!(waiting, 20, "every completion event is in the outbox");
 
     // The process dies before Kafka ever acknowledged anything.
@@ -521,9 +519,7 @@ async fn c_with_kafka_down_and_a_kill_9_before_any_acknowledgement_no_event_is_l
     // Delivered and processed events leave the outbox.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let left = std::fs::read_dir(data.path().join("outbox"))
-            .unwrap()
-            .count();
+        let left = outbox_entries(data.path()).await;
         if left == 0 {
             break;
         }
@@ -632,9 +628,7 @@ async fn d_sigterm_ends_a_live_recording_as_interrupted_with_every_acked_byte_an
         "the acknowledged bytes, exactly"
     );
     assert_eq!(
-        std::fs::read_dir(data.path().join("outbox"))
-            .unwrap()
-            .count(),
+        outbox_entries(data.path()).await,
         0,
         "events left undelivered"
     );
@@ -765,6 +759,18 @@ fn long_recording(frames: usize) -> Vec<Vec<u8>> {
     std::iter::once(fixture[0].clone())
         .chain(std::iter::repeat_n(frame, frames))
         .collect()
+}
+
+/// How many events wait in the outbox table of the (stopped) service's embedded index.
+async fn outbox_entries(data: &Path) -> i64 {
+    use sqlx::{Connection, Row};
+    let url = format!("sqlite://{}", data.join("audio.db").display());
+    let mut index = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("SELECT COUNT(*) AS n FROM outbox")
+        .fetch_one(&mut index)
+        .await
+        .unwrap()
+        .get("n")
 }
 
 /// A recording's record as the (killed) service left it in its embedded index.

@@ -82,7 +82,16 @@ impl EventBus {
     /// and starts the publisher. With Kafka, missing topics are created in the background, retried
     /// until the broker answers. Call inside an actix system.
     pub fn start(config: &BusConfig, dir: &Path) -> Result<Self, BusError> {
-        let outbox = Outbox::open(dir.join("outbox"))?;
+        Self::start_with_outbox(config, dir, Outbox::open(dir.join("outbox"))?)
+    }
+
+    /// As [`start`](Self::start), relaying from `outbox` (a service's own store, such as a
+    /// table written in the same transaction as the changes its events announce).
+    pub fn start_with_outbox(
+        config: &BusConfig,
+        dir: &Path,
+        outbox: Outbox,
+    ) -> Result<Self, BusError> {
         let backend = match &config.brokers {
             Some(brokers) => {
                 let producer =

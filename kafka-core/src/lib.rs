@@ -19,5 +19,5 @@ pub use events::{
     GROUP_AUDIO_SERVICE, SCHEMA_VERSION, TOPIC_RECORD_COMPLETED, TOPIC_RECORD_DELETED,
     TOPIC_RECORD_PROCESSED,
 };
-pub use outbox::{Outbox, OutboxEntry};
+pub use outbox::{FileOutbox, Outbox, OutboxEntry, OutboxStore};
 pub use publish::{Delivered, Publish};

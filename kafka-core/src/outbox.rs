@@ -1,10 +1,15 @@
-//! The durable outbox: an event is written and fsynced here before anyone is told it happened,
+//! The durable outbox: an event is written durably here before anyone is told it happened,
 //! and removed only after it was delivered (Kafka acknowledged it, or the embedded bus's
 //! consumers handled it). After a crash, whatever is still here is sent again: an event may be
 //! delivered twice, never lost.
+//!
+//! Where it is kept is a seam ([`OutboxStore`]): a folder of files here ([`FileOutbox`]), or a
+//! table a service writes in the same transaction as the change the event announces.
 
+use std::fmt;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -54,13 +59,58 @@ impl OutboxEntry {
     }
 }
 
-/// A folder of pending events, one JSON file each.
-#[derive(Debug, Clone)]
-pub struct Outbox {
-    dir: PathBuf,
+/// Where pending events are kept. `append` and `pending` may block (call them off the
+/// arbiters); `remove` is called from the producer's arbiter and must not block it.
+pub trait OutboxStore: Send + Sync + 'static {
+    /// Keeps an entry durably.
+    fn append(&self, entry: &OutboxEntry) -> io::Result<()>;
+    /// Forgets a delivered entry (already gone is fine). A removal that is lost only means the
+    /// entry is delivered again.
+    fn remove(&self, id: Uuid) -> io::Result<()>;
+    /// Every entry still waiting, oldest first.
+    fn pending(&self) -> io::Result<Vec<OutboxEntry>>;
+}
+
+/// The outbox a bus relays from: a handle on its store.
+#[derive(Clone)]
+pub struct Outbox(Arc<dyn OutboxStore>);
+
+impl fmt::Debug for Outbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Outbox")
+    }
 }
 
 impl Outbox {
+    /// The outbox as a folder of files.
+    pub fn open(dir: impl Into<PathBuf>) -> io::Result<Self> {
+        Ok(Self::new(Arc::new(FileOutbox::open(dir)?)))
+    }
+
+    pub fn new(store: Arc<dyn OutboxStore>) -> Self {
+        Self(store)
+    }
+
+    pub fn append(&self, entry: &OutboxEntry) -> io::Result<()> {
+        self.0.append(entry)
+    }
+
+    pub fn remove(&self, id: Uuid) -> io::Result<()> {
+        self.0.remove(id)
+    }
+
+    pub fn pending(&self) -> io::Result<Vec<OutboxEntry>> {
+        self.0.pending()
+    }
+}
+
+/// A folder of pending events, one JSON file each.
+#[derive(Debug, Clone)]
+pub struct FileOutbox {
+    dir: PathBuf,
+}
+
+impl FileOutbox {
     pub fn open(dir: impl Into<PathBuf>) -> io::Result<Self> {
         let dir = dir.into();
         std::fs::create_dir_all(&dir)?;
@@ -73,23 +123,21 @@ impl Outbox {
         Ok(Self { dir })
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     fn path(&self, id: Uuid) -> PathBuf {
         self.dir.join(format!("{id}.json"))
     }
+}
 
+impl OutboxStore for FileOutbox {
     /// Writes and fsyncs an entry. Blocking: call it off the arbiters.
-    pub fn append(&self, entry: &OutboxEntry) -> io::Result<()> {
+    fn append(&self, entry: &OutboxEntry) -> io::Result<()> {
         let bytes = serde_json::to_vec_pretty(entry)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
         write_atomically(&self.path(entry.id), &bytes)
     }
 
     /// Removes a delivered entry (already gone is fine).
-    pub fn remove(&self, id: Uuid) -> io::Result<()> {
+    fn remove(&self, id: Uuid) -> io::Result<()> {
         match std::fs::remove_file(self.path(id)) {
             Err(err) if err.kind() != io::ErrorKind::NotFound => Err(err),
             _ => sync_dir(&self.dir),
@@ -97,7 +145,7 @@ impl Outbox {
     }
 
     /// Every entry still waiting, oldest first. Unreadable files are reported and skipped.
-    pub fn pending(&self) -> io::Result<Vec<OutboxEntry>> {
+    fn pending(&self) -> io::Result<Vec<OutboxEntry>> {
         let mut entries = Vec::new();
         for file in std::fs::read_dir(&self.dir)?.flatten() {
             let name = file.file_name().to_string_lossy().into_owned();

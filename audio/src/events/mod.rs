@@ -40,15 +40,10 @@ pub fn completed_event(layout: &Layout, meta: &RecordingMeta) -> RecordCompleted
     }
 }
 
-/// Writes the completion event of `meta` to the outbox: the `before_commit` step of finishing.
-pub fn write_completed(
-    layout: &Layout,
-    outbox: &kafka_core::Outbox,
-    meta: &RecordingMeta,
-) -> std::io::Result<OutboxEntry> {
-    let entry = OutboxEntry::new(&completed_event(layout, meta)).map_err(std::io::Error::other)?;
-    outbox.append(&entry)?;
-    Ok(entry)
+/// The completion event of `meta` as an outbox entry: what finishing a recording announces,
+/// written in the same transaction as the record.
+pub fn completed_entry(layout: &Layout, meta: &RecordingMeta) -> std::io::Result<OutboxEntry> {
+    OutboxEntry::new(&completed_event(layout, meta)).map_err(std::io::Error::other)
 }
 
 pub fn processed_event(layout: &Layout, meta: &RecordingMeta) -> RecordProcessedEvent {

@@ -116,7 +116,7 @@ pub fn process(storage: &Storage, id: RecordingId) -> io::Result<Option<Recordin
         let was = meta.status;
         meta.status = RecordingState::Processing;
         // Deleted (or changed) meanwhile: nothing to do.
-        if !index.update_if(&meta, &[was])? {
+        if !index.update_if(&meta, &[was], None)? {
             return Ok(None);
         }
     }
@@ -163,7 +163,7 @@ pub fn process(storage: &Storage, id: RecordingId) -> io::Result<Option<Recordin
     meta.processing.processed_at = Some(now);
     meta.updated_at = now;
     // Deleted meanwhile (or another worker got there first): do not bring its record back.
-    if !index.update_if(&meta, &[RecordingState::Processing])? {
+    if !index.update_if(&meta, &[RecordingState::Processing], None)? {
         return Ok(None);
     }
     log::info!(

@@ -30,7 +30,6 @@ use crate::storage::Storage;
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
     pub storage: Storage,
-    pub outbox: kafka_core::Outbox,
     pub max_frame_bytes: usize,
     pub max_recording_bytes: u64,
     pub heartbeat_timeout: Duration,

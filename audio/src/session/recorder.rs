@@ -9,7 +9,7 @@ use kafka_core::OutboxEntry;
 
 use super::SessionConfig;
 use crate::domain::{MetaId, RecordingId, RecordingMime, UserId};
-use crate::events::write_completed;
+use crate::events::completed_entry;
 use crate::protocol::ErrorCode;
 use crate::storage::{NewRecording, OpenRecording, RecordingMeta, RecordingState, StorageError};
 use crate::supervisor::{Attached, Finished, Leave, RecordingSupervisor, Started};
@@ -96,12 +96,13 @@ pub fn finish(
     recording: OpenRecording,
     status: RecordingState,
 ) -> impl Future<Output = Result<(RecordingMeta, OutboxEntry), StorageError>> + 'static {
-    let (layout, outbox) = (config.storage.layout().clone(), config.outbox.clone());
+    let layout = config.storage.layout().clone();
     let work = actix_web::rt::task::spawn_blocking(move || {
         let mut event = None;
         let meta = recording.finish(status, |meta| {
-            event = Some(write_completed(&layout, &outbox, meta)?);
-            Ok(())
+            let entry = completed_entry(&layout, meta)?;
+            event = Some(entry.clone());
+            Ok(Some(entry))
         })?;
         let event =
             event.ok_or_else(|| StorageError::Io(std::io::Error::other("no completion event")))?;

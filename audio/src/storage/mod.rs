@@ -30,11 +30,12 @@ pub use meta::{Processing, RecordingMeta, RecordingState};
 pub use open::{AppendOutcome, NewRecording, OpenRecording, StorageError};
 pub use sweep::end_abandoned;
 
-/// An instance's storage: the data folder's layout and the recording index.
+/// An instance's storage: the data folder's layout, and the recording index with its outbox.
 #[derive(Clone)]
 pub struct Storage {
     layout: Layout,
     index: Arc<dyn RecordingIndex>,
+    outbox: kafka_core::Outbox,
 }
 
 impl std::fmt::Debug for Storage {
@@ -61,11 +62,14 @@ impl Storage {
                 layout.root().join("audio.db").display()
             ),
         };
-        let index = SqlIndex::open(&url).map_err(std::io::Error::other)?;
-        index::import_meta_folder(&layout, &index)?;
+        let index = Arc::new(SqlIndex::open(&url).map_err(std::io::Error::other)?);
+        index::import_meta_folder(&layout, index.as_ref())?;
+        let outbox = kafka_core::Outbox::new(index.clone());
+        index::import_outbox_folder(&layout, &outbox)?;
         Ok(Self {
             layout,
-            index: Arc::new(index),
+            index,
+            outbox,
         })
     }
 
@@ -75,5 +79,11 @@ impl Storage {
 
     pub fn index(&self) -> &dyn RecordingIndex {
         self.index.as_ref()
+    }
+
+    /// The events waiting for delivery: a table of the index, written in the same transaction
+    /// as the changes they announce.
+    pub fn outbox(&self) -> &kafka_core::Outbox {
+        &self.outbox
     }
 }

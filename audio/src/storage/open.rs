@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use super::atomic::sync_dir;
 use super::{Layout, RecordingMeta, RecordingState, Storage};
 use crate::domain::{FileName, MetaId, RecordingId, RecordingMime, UserId};
+use kafka_core::OutboxEntry;
 
 /// Size of one chunk-index entry: the chunk's seq and the file length after it, both u64 LE.
 const INDEX_ENTRY: u64 = 16;
@@ -289,15 +290,14 @@ impl OpenRecording {
     }
 
     /// Ends the recording: data fsynced, the file moved to its final name (never over another
-    /// recording), `before_commit` run with the final metadata (the completion event goes to the
-    /// outbox there), metadata updated, in-progress files removed. Blocking: call it off the
-    /// arbiters. Each step can be repeated after a crash without harm; a crash after
-    /// `before_commit` and before the metadata is saved repeats it (an event may come twice,
-    /// never not at all).
+    /// recording), then, in one transaction of the index, the record updated and the event that
+    /// `announce` makes of it put in the outbox; then the in-progress files removed. Blocking:
+    /// call it off the arbiters. Each step can be repeated after a crash without harm: the
+    /// record and its event are written together or not at all.
     pub fn finish(
         mut self,
         status: RecordingState,
-        before_commit: impl FnOnce(&RecordingMeta) -> io::Result<()>,
+        announce: impl FnOnce(&RecordingMeta) -> io::Result<Option<OutboxEntry>>,
     ) -> Result<RecordingMeta, StorageError> {
         self.data.sync_all()?;
         let name = self.link_final()?;
@@ -312,14 +312,15 @@ impl OpenRecording {
         self.meta.chunks = self.chunks;
         self.meta.updated_at = now;
         self.meta.completed_at = Some(now);
-        before_commit(&self.meta)?;
+        let event = announce(&self.meta)?;
         // Only a recording still `recording` is ended: of two owners finishing it at once
-        // (which the file lock already prevents on one folder), one wins.
-        if !self
-            .storage
-            .index()
-            .update_if(&self.meta, &[RecordingState::Recording])?
-        {
+        // (which the file lock already prevents on one folder), one wins, and one event is
+        // written.
+        if !self.storage.index().update_if(
+            &self.meta,
+            &[RecordingState::Recording],
+            event.as_ref(),
+        )? {
             return Err(StorageError::AlreadyEnded("finished by another owner"));
         }
         remove_partial_files(&layout, self.meta.id);
@@ -488,7 +489,7 @@ mod tests {
         let mut rec = OpenRecording::resume(&storage, id, "tok").unwrap();
         assert_eq!((rec.bytes(), rec.chunks(), rec.next_seq()), (5, 2, 2));
         rec.append(Some(2), b"f", 100).unwrap();
-        let meta = rec.finish(RecordingState::Completed, |_| Ok(())).unwrap();
+        let meta = rec.finish(RecordingState::Completed, |_| Ok(None)).unwrap();
         let stored = fs::read(layout.recordings_dir().join(&meta.file_name)).unwrap();
         assert_eq!(stored, b"abcdef");
         assert_eq!((meta.size, meta.chunks), (6, 3));
@@ -508,8 +509,8 @@ mod tests {
         let mut b = OpenRecording::create(&storage, new_recording(), "b").unwrap();
         a.append(None, b"aaa", 10).unwrap();
         b.append(None, b"bbb", 10).unwrap();
-        let ma = a.finish(RecordingState::Completed, |_| Ok(())).unwrap();
-        let mb = b.finish(RecordingState::Completed, |_| Ok(())).unwrap();
+        let ma = a.finish(RecordingState::Completed, |_| Ok(None)).unwrap();
+        let mb = b.finish(RecordingState::Completed, |_| Ok(None)).unwrap();
         assert_ne!(ma.file_name, mb.file_name);
         assert_eq!(
             fs::read(layout.recordings_dir().join(&ma.file_name)).unwrap(),

@@ -10,7 +10,7 @@ use crate::domain::RecordingId;
 pub fn end_abandoned(
     storage: &Storage,
     grace: Duration,
-    before_commit: &dyn Fn(&RecordingMeta) -> std::io::Result<()>,
+    announce: &dyn Fn(&RecordingMeta) -> std::io::Result<Option<kafka_core::OutboxEntry>>,
 ) -> Vec<RecordingMeta> {
     let layout = storage.layout();
     let entries = match std::fs::read_dir(layout.partial_dir()) {
@@ -44,7 +44,7 @@ pub fn end_abandoned(
             continue;
         }
         match OpenRecording::reclaim(storage, id)
-            .and_then(|r| r.finish(RecordingState::Interrupted, before_commit))
+            .and_then(|r| r.finish(RecordingState::Interrupted, announce))
         {
             Ok(meta) => {
                 log::info!(

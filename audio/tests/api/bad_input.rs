@@ -35,14 +35,15 @@ async fn every_bad_frame_gets_a_clear_error_and_loses_nothing_accepted() {
     assert_eq!(std::fs::read_dir(app.recordings_dir()).unwrap().count(), 0);
     let (_, listed) = app.get_json("/api/recordings").await;
     assert_eq!(listed["total"], 0, "{listed}");
-    // Nothing written anywhere else (the embedded index is audio.db and its WAL files).
+    // Nothing written anywhere else (the embedded index, and its outbox, is audio.db and its
+    // WAL files).
     let mut outside: Vec<_> = std::fs::read_dir(app.data_dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .filter(|name| !name.starts_with("audio.db"))
         .collect();
     outside.sort();
-    assert_eq!(outside, ["outbox", "partial", "recordings"]);
+    assert_eq!(outside, ["partial", "recordings"]);
 
     let started = ws.start(Some("bad-input")).await;
     ws.stream_json(&chunks[..3], 0, 0).await;

@@ -96,11 +96,11 @@ async fn the_list_follows_what_other_instances_add_change_and_delete() {
     let (applied, refused) = actix_web::rt::task::spawn_blocking(move || {
         let applied = index
             .index()
-            .update_if(&changed, &[RecordingState::Ready])
+            .update_if(&changed, &[RecordingState::Ready], None)
             .unwrap();
         let refused = index
             .index()
-            .update_if(&changed, &[RecordingState::Ready])
+            .update_if(&changed, &[RecordingState::Ready], None)
             .unwrap();
         (applied, refused)
     })
@@ -143,6 +143,23 @@ async fn a_data_folder_from_before_the_index_is_imported_once() {
         .unwrap();
     }
     std::fs::write(folder.join("broken.json"), b"{not json").unwrap();
+    // And an event it had not delivered yet, in its outbox folder.
+    let outbox = data.path().join("outbox");
+    std::fs::create_dir_all(&outbox).unwrap();
+    let event = kafka_core::OutboxEntry::new(&kafka_core::RecordDeletedEvent {
+        event_id: uuid::Uuid::new_v4(),
+        recording_id: uuid::Uuid::new_v4(),
+        session_id: "old".into(),
+        file_name: "gone_20260101000000.webm".into(),
+        deleted_at: Utc::now(),
+        schema_version: kafka_core::SCHEMA_VERSION,
+    })
+    .unwrap();
+    std::fs::write(
+        outbox.join(format!("{}.json", event.id)),
+        serde_json::to_vec(&event).unwrap(),
+    )
+    .unwrap();
     let app = spawn_app_in(data, |_| {}).await;
     assert_eq!(listed(&app, "").await.0, 5);
     let (_, one) = app
@@ -170,4 +187,21 @@ async fn a_data_folder_from_before_the_index_is_imported_once() {
     .await
     .unwrap();
     assert_eq!(count, 5);
+    // The undelivered event moved into the index's outbox and went out from there.
+    assert_eq!(std::fs::read_dir(&outbox).unwrap().count(), 0);
+    for _ in 0..100 {
+        let metrics = awc::Client::new()
+            .get(app.http("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .body()
+            .await
+            .unwrap();
+        if String::from_utf8_lossy(&metrics).contains("audio_outbox_pending 0\n") {
+            return;
+        }
+        actix_rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the imported event was never delivered");
 }

@@ -66,3 +66,28 @@ pub fn import_meta_folder(layout: &Layout, index: &dyn RecordingIndex) -> io::Re
     );
     Ok(added)
 }
+
+/// Moves the events an older version left in `outbox/` (one JSON file each, not yet delivered)
+/// into the index's outbox, once: each is inserted (unless there already) and then its file
+/// removed, so a crash in between only means the event is delivered twice.
+pub fn import_outbox_folder(layout: &Layout, outbox: &kafka_core::Outbox) -> io::Result<usize> {
+    use kafka_core::OutboxStore;
+    let folder = layout.root().join("outbox");
+    if !folder.is_dir() {
+        return Ok(0);
+    }
+    let files = kafka_core::FileOutbox::open(&folder)?;
+    let waiting = files.pending()?;
+    for entry in &waiting {
+        outbox.append(entry)?;
+        files.remove(entry.id)?;
+    }
+    if !waiting.is_empty() {
+        log::info!(
+            "moved {} undelivered event(s) from {} into the index's outbox",
+            waiting.len(),
+            folder.display()
+        );
+    }
+    Ok(waiting.len())
+}

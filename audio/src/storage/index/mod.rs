@@ -13,8 +13,10 @@ use std::io;
 
 use serde::Serialize;
 
-pub use import::import_meta_folder;
+pub use import::{import_meta_folder, import_outbox_folder};
 pub use sql::{redact, SqlIndex};
+
+use kafka_core::OutboxEntry;
 
 use super::{RecordingMeta, RecordingState};
 use crate::domain::RecordingId;
@@ -50,10 +52,16 @@ pub trait RecordingIndex: Send + Sync + 'static {
 
     fn get(&self, id: RecordingId) -> io::Result<Option<RecordingMeta>>;
 
-    /// Replaces the record of `meta.id` if its stored status is one of `expected`; answers
-    /// whether it did. This is what makes one of two instances finishing (or processing) the
-    /// same recording at once win and the other see it lost.
-    fn update_if(&self, meta: &RecordingMeta, expected: &[RecordingState]) -> io::Result<bool>;
+    /// Replaces the record of `meta.id` if its stored status is one of `expected`, and then
+    /// puts `announce` in the outbox in the same transaction; answers whether it did. This is
+    /// what makes one of two instances finishing (or processing) the same recording at once win
+    /// and the other see it lost, and what makes a recording's end and its event one change.
+    fn update_if(
+        &self,
+        meta: &RecordingMeta,
+        expected: &[RecordingState],
+        announce: Option<&OutboxEntry>,
+    ) -> io::Result<bool>;
 
     /// A page of recordings, newest first.
     fn page(&self, query: &RecordingQuery) -> io::Result<Page<RecordingMeta>>;

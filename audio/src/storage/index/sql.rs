@@ -13,6 +13,9 @@ use chrono::{DateTime, Utc};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Connection, Row};
 
+use kafka_core::{OutboxEntry, OutboxStore};
+use uuid::Uuid;
+
 use super::{Page, RecordingIndex, RecordingQuery};
 use crate::domain::RecordingId;
 use crate::storage::{Processing, RecordingMeta, RecordingState};
@@ -136,13 +139,27 @@ impl SqlIndex {
                         source,
                     })?;
             }
-            sqlx::migrate!("./migrations")
-                .run(&pool)
-                .await
-                .map_err(|source| OpenError::Migrate {
-                    url: shown.clone(),
-                    source,
-                })?;
+            // Instances starting together on one index race to apply the same migration; on
+            // SQLite nothing keeps them apart, and the loser fails (`duplicate column`). A
+            // moment later the winner has applied it, and a second look finds nothing to do.
+            let migrator = sqlx::migrate!("./migrations");
+            let mut tries = 0;
+            loop {
+                match migrator.run(&pool).await {
+                    Ok(()) => break,
+                    Err(source) if tries >= 5 => {
+                        return Err(OpenError::Migrate {
+                            url: shown.clone(),
+                            source,
+                        })
+                    }
+                    Err(err) => {
+                        tries += 1;
+                        log::info!("recording index: migrating, try {tries} failed ({err}); again");
+                        tokio::time::sleep(std::time::Duration::from_millis(200 * tries)).await;
+                    }
+                }
+            }
             Ok::<_, OpenError>(pool)
         })?;
         log::info!("recording index: {shown}");
@@ -246,6 +263,90 @@ async fn count_change(
             .await?;
     }
     Ok(())
+}
+
+const OUTBOX_COLUMNS: &str =
+    "id, topic, event_key, event_type, schema_version, payload, created_at";
+
+/// Puts an outbox entry in, inside a transaction (an entry already there stays as it is).
+async fn insert_entry(
+    transaction: &mut sqlx::Transaction<'_, sqlx::Any>,
+    entry: &OutboxEntry,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO outbox (id, topic, event_key, event_type, schema_version, payload, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(entry.id.to_string())
+    .bind(entry.topic.clone())
+    .bind(entry.key.clone())
+    .bind(entry.event_type.clone())
+    .bind(i64::from(entry.schema_version))
+    .bind(entry.payload.to_string())
+    .bind(entry.created_at.timestamp_micros())
+    .execute(&mut **transaction)
+    .await?;
+    Ok(())
+}
+
+fn entry_of(row: &AnyRow) -> io::Result<OutboxEntry> {
+    let get = failed("reading an outbox entry");
+    let id: String = row.try_get("id").map_err(&get)?;
+    let payload: String = row.try_get("payload").map_err(&get)?;
+    let version: i64 = row.try_get("schema_version").map_err(&get)?;
+    Ok(OutboxEntry {
+        id: id.parse().map_err(|_| bad_row("event id", &id))?,
+        topic: row.try_get("topic").map_err(&get)?,
+        key: row.try_get("event_key").map_err(&get)?,
+        event_type: row.try_get("event_type").map_err(&get)?,
+        schema_version: u32::try_from(version)
+            .map_err(|_| bad_row("schema version", &version.to_string()))?,
+        payload: serde_json::from_str(&payload).map_err(|_| bad_row("payload", &payload))?,
+        created_at: time(row.try_get("created_at").map_err(&get)?)?,
+    })
+}
+
+/// The outbox is a table of the index's database: the index writes a recording's completion
+/// event in the transaction that ends it, and the bus relays from here.
+impl OutboxStore for SqlIndex {
+    fn append(&self, entry: &OutboxEntry) -> io::Result<()> {
+        self.run(async {
+            let mut transaction = self.pool.begin().await?;
+            insert_entry(&mut transaction, entry).await?;
+            transaction.commit().await
+        })
+        .map_err(failed("writing an event to the outbox"))
+    }
+
+    /// Called on the producer's arbiter, which must not wait: the delete runs on the index's
+    /// own threads. Lost (a crash first), the entry is only delivered again.
+    fn remove(&self, id: Uuid) -> io::Result<()> {
+        let pool = self.pool.clone();
+        let work = async move {
+            let deleted = sqlx::query("DELETE FROM outbox WHERE id = $1")
+                .bind(id.to_string())
+                .execute(&pool)
+                .await;
+            if let Err(err) = deleted {
+                log::warn!("event {id} delivered, not removed from the outbox yet: {err}");
+            }
+        };
+        match &self.runtime {
+            Some(runtime) => {
+                runtime.spawn(work);
+                Ok(())
+            }
+            None => Err(io::Error::other("the recording index is closing")),
+        }
+    }
+
+    fn pending(&self) -> io::Result<Vec<OutboxEntry>> {
+        let sql = format!("SELECT {OUTBOX_COLUMNS} FROM outbox ORDER BY created_at, id");
+        let rows = self
+            .run(sqlx::query(statement(&sql)).fetch_all(&self.pool))
+            .map_err(failed("reading the outbox"))?;
+        rows.iter().map(entry_of).collect()
+    }
 }
 
 /// What a search compares: the text lower-cased, as bytes (UTF-8 orders as its code points).
@@ -365,7 +466,12 @@ impl RecordingIndex for SqlIndex {
         row.as_ref().map(meta_of).transpose()
     }
 
-    fn update_if(&self, meta: &RecordingMeta, expected: &[RecordingState]) -> io::Result<bool> {
+    fn update_if(
+        &self,
+        meta: &RecordingMeta,
+        expected: &[RecordingState],
+        announce: Option<&OutboxEntry>,
+    ) -> io::Result<bool> {
         let assignments = COLUMNS
             .split(", ")
             .skip(1)
@@ -384,10 +490,18 @@ impl RecordingIndex for SqlIndex {
         if expected.is_empty() {
             query = query.bind("");
         }
-        let done = self
-            .run(query.execute(&self.pool))
-            .map_err(failed("updating a recording"))?;
-        Ok(done.rows_affected() > 0)
+        self.run(async {
+            let mut transaction = self.pool.begin().await?;
+            let updated = query.execute(&mut *transaction).await?.rows_affected() > 0;
+            if updated {
+                if let Some(entry) = announce {
+                    insert_entry(&mut transaction, entry).await?;
+                }
+            }
+            transaction.commit().await?;
+            Ok(updated)
+        })
+        .map_err(failed("updating a recording"))
     }
 
     fn page(&self, query: &RecordingQuery) -> io::Result<Page<RecordingMeta>> {
