@@ -69,6 +69,11 @@ pub trait OutboxStore: Send + Sync + 'static {
     fn remove(&self, id: Uuid) -> io::Result<()>;
     /// Every entry still waiting, oldest first.
     fn pending(&self) -> io::Result<Vec<OutboxEntry>>;
+    /// How many entries are waiting (for metrics); a store that can count without reading them
+    /// says so.
+    fn waiting(&self) -> io::Result<usize> {
+        Ok(self.pending()?.len())
+    }
 }
 
 /// The outbox a bus relays from: a handle on its store.
@@ -101,6 +106,10 @@ impl Outbox {
 
     pub fn pending(&self) -> io::Result<Vec<OutboxEntry>> {
         self.0.pending()
+    }
+
+    pub fn waiting(&self) -> io::Result<usize> {
+        self.0.waiting()
     }
 }
 

@@ -13,11 +13,11 @@ pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
         .map_err(|_| ApiError::Unavailable)?;
     // The outbox is a table: reading it blocks, so off the arbiter.
     let outbox = state.outbox.clone();
-    let pending = web::block(move || outbox.pending())
+    let pending = web::block(move || outbox.waiting())
         .await
         .ok()
         .and_then(Result::ok)
-        .map_or(0, |p| p.len());
+        .unwrap_or(0);
     let body = format!(
         "# HELP audio_sessions_live WebSocket sessions open now.\n# TYPE audio_sessions_live gauge\naudio_sessions_live {}\n\
          # HELP audio_recordings_live Recordings in progress on this instance.\n# TYPE audio_recordings_live gauge\naudio_recordings_live {}\n\

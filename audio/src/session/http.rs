@@ -80,15 +80,6 @@ impl HttpSessions {
         table.insert(key.clone(), addr.clone());
         Ok(addr)
     }
-
-    /// How many are live (for `/health`).
-    pub fn len(&self) -> usize {
-        self.table().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// Why no session could be had for a start.

@@ -8,6 +8,7 @@
 
 use std::future::Future;
 use std::io;
+use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -24,8 +25,38 @@ const COLUMNS: &str = "id, session_id, file_name, meta_id, user_id, mime_type, s
      size, chunks, created_at, updated_at, completed_at, resume_token_sha256, duration_ms, codec, \
      sample_rate, channels, sha256, processed_at, note, key_file_name, key_meta_id, key_user_id";
 
-/// How many columns [`COLUMNS`] names.
-const COLUMN_COUNT: usize = 24;
+/// The statements made of [`COLUMNS`], assembled once: inserting a record, reading one, and
+/// the start of a conditional update (`… WHERE id = $1 AND status IN (`).
+struct Statements {
+    columns: usize,
+    insert: String,
+    insert_if_absent: String,
+    select_one: String,
+    update_where_status_in: String,
+}
+
+static STATEMENTS: LazyLock<Statements> = LazyLock::new(|| {
+    let names: Vec<&str> = COLUMNS.split(", ").collect();
+    let insert = format!(
+        "INSERT INTO recordings ({COLUMNS}) VALUES ({})",
+        placeholders(1, names.len())
+    );
+    let assignments = names[1..]
+        .iter()
+        .enumerate()
+        .map(|(i, column)| format!("{column} = ${}", i + 2))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Statements {
+        columns: names.len(),
+        insert_if_absent: format!("{insert} ON CONFLICT (id) DO NOTHING"),
+        insert,
+        select_one: format!("SELECT {COLUMNS} FROM recordings WHERE id = $1"),
+        update_where_status_in: format!(
+            "UPDATE recordings SET {assignments} WHERE id = $1 AND status IN ("
+        ),
+    }
+});
 
 /// A statement assembled from this module's constants and placeholders only (never from
 /// anything a client sent: values always travel as bound parameters).
@@ -340,6 +371,14 @@ impl OutboxStore for SqlIndex {
         }
     }
 
+    fn waiting(&self) -> io::Result<usize> {
+        let row = self
+            .run(sqlx::query("SELECT COUNT(*) AS n FROM outbox").fetch_one(&self.pool))
+            .map_err(failed("counting the outbox"))?;
+        let n: i64 = row.try_get("n").map_err(failed("counting the outbox"))?;
+        Ok(n.max(0) as usize)
+    }
+
     fn pending(&self) -> io::Result<Vec<OutboxEntry>> {
         let sql = format!("SELECT {OUTBOX_COLUMNS} FROM outbox ORDER BY created_at, id");
         let rows = self
@@ -418,13 +457,9 @@ impl SqlIndex {
 
 impl RecordingIndex for SqlIndex {
     fn insert(&self, meta: &RecordingMeta) -> io::Result<()> {
-        let sql = format!(
-            "INSERT INTO recordings ({COLUMNS}) VALUES ({})",
-            placeholders(1, COLUMN_COUNT)
-        );
         self.run(async {
             let mut transaction = self.pool.begin().await?;
-            bind_meta!(sqlx::query(statement(&sql)), meta)
+            bind_meta!(sqlx::query(statement(&STATEMENTS.insert)), meta)
                 .execute(&mut *transaction)
                 .await?;
             count_change(&mut transaction, 1).await?;
@@ -434,15 +469,11 @@ impl RecordingIndex for SqlIndex {
     }
 
     fn insert_if_absent(&self, metas: &[RecordingMeta]) -> io::Result<usize> {
-        let sql = format!(
-            "INSERT INTO recordings ({COLUMNS}) VALUES ({}) ON CONFLICT (id) DO NOTHING",
-            placeholders(1, COLUMN_COUNT)
-        );
         self.run(async {
             let mut transaction = self.pool.begin().await?;
             let mut added = 0;
             for meta in metas {
-                let done = bind_meta!(sqlx::query(statement(&sql)), meta)
+                let done = bind_meta!(sqlx::query(statement(&STATEMENTS.insert_if_absent)), meta)
                     .execute(&mut *transaction)
                     .await?;
                 added += done.rows_affected() as usize;
@@ -455,10 +486,9 @@ impl RecordingIndex for SqlIndex {
     }
 
     fn get(&self, id: RecordingId) -> io::Result<Option<RecordingMeta>> {
-        let sql = format!("SELECT {COLUMNS} FROM recordings WHERE id = $1");
         let row = self
             .run(
-                sqlx::query(statement(&sql))
+                sqlx::query(statement(&STATEMENTS.select_one))
                     .bind(id.to_string())
                     .fetch_optional(&self.pool),
             )
@@ -472,16 +502,10 @@ impl RecordingIndex for SqlIndex {
         expected: &[RecordingState],
         announce: Option<&OutboxEntry>,
     ) -> io::Result<bool> {
-        let assignments = COLUMNS
-            .split(", ")
-            .skip(1)
-            .enumerate()
-            .map(|(i, column)| format!("{column} = ${}", i + 2))
-            .collect::<Vec<_>>()
-            .join(", ");
         let sql = format!(
-            "UPDATE recordings SET {assignments} WHERE id = $1 AND status IN ({})",
-            placeholders(COLUMN_COUNT + 1, expected.len().max(1))
+            "{}{})",
+            STATEMENTS.update_where_status_in,
+            placeholders(STATEMENTS.columns + 1, expected.len().max(1))
         );
         let mut query = bind_meta!(sqlx::query(statement(&sql)), meta);
         for status in expected {
