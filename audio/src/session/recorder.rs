@@ -89,8 +89,9 @@ pub fn create(
     async move { work.await.map_err(|err| StorageError::Io(err.into()))? }
 }
 
-/// Finishes the recording as `status`, off the arbiter: data fsynced, its completion event in
-/// the outbox (fsynced) before this resolves, so a client told "completed" can count on it.
+/// Finishes the recording as `status`, off the arbiter: data fsynced, then its record and its
+/// completion event committed in one transaction of the index before this resolves, so a
+/// client told "completed" can count on both.
 pub fn finish(
     config: &SessionConfig,
     recording: OpenRecording,
