@@ -147,7 +147,7 @@ fn paced(
 }
 
 fn write_recordings(dir: &Path, count: usize, start: Instant, run: Duration) -> Written {
-    let storage = Storage::open(dir, None).expect("storage");
+    let storage = Storage::open(dir, None, None).expect("storage");
     let mut recordings: Vec<OpenRecording> = (0..count)
         .map(|i| {
             let new = NewRecording {

@@ -30,6 +30,13 @@ pub struct Settings {
     #[arg(long, env = "AUDIO_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
 
+    /// Where finished recordings are stored: `s3://bucket/prefix` for an S3-compatible store
+    /// several hosts share (with the standard `AWS_ENDPOINT`, `AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ALLOW_HTTP`); by default the data folder's
+    /// `recordings/`.
+    #[arg(long, env = "AUDIO_RECORDINGS_URL")]
+    pub recordings_url: Option<String>,
+
     /// Largest WebSocket frame accepted, in bytes (a larger one closes the socket with 1009).
     #[arg(long, env = "AUDIO_MAX_FRAME_BYTES", default_value_t = 1024 * 1024)]
     pub max_frame_bytes: usize,

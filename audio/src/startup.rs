@@ -23,7 +23,7 @@ use crate::open_files;
 use crate::postprocess::{PostProcessor, Process};
 use crate::routes;
 use crate::session::{HttpSessions, SessionConfig};
-use crate::storage::{Layout, Storage};
+use crate::storage::{Blobs, Storage};
 use crate::supervisor::{Drain, EndAll, GetStats, RecordingSupervisor, SupervisorLinks};
 
 /// What every request handler can reach.
@@ -42,7 +42,7 @@ pub struct Application {
     address: SocketAddr,
     server: Server,
     supervisor: Addr<RecordingSupervisor>,
-    layout: Layout,
+    data_dir: std::path::PathBuf,
     registration: Option<Addr<Registration>>,
     local_socket: Option<LocalSocket>,
     bus: EventBus,
@@ -103,15 +103,21 @@ impl Application {
             None => (None, None),
         };
         let storage = {
-            let (root, url) = (settings.data_dir.clone(), settings.database_url.clone());
-            actix_web::rt::task::spawn_blocking(move || Storage::open(root, url.as_deref()))
-                .await
-                .map_err(std::io::Error::other)??
+            let root = settings.data_dir.clone();
+            let (database, recordings) = (
+                settings.database_url.clone(),
+                settings.recordings_url.clone(),
+            );
+            actix_web::rt::task::spawn_blocking(move || {
+                Storage::open(root, database.as_deref(), recordings.as_deref())
+            })
+            .await
+            .map_err(std::io::Error::other)??
         };
-        let layout = storage.layout().clone();
+        let data_dir = storage.root().to_owned();
         let mut bus = EventBus::start_with_outbox(
             &settings.bus_config(),
-            layout.root(),
+            &data_dir,
             storage.outbox().clone(),
         )
         .map_err(std::io::Error::other)?;
@@ -143,7 +149,7 @@ impl Application {
             processor,
             bus.outbox().clone(),
             bus.publisher(),
-            layout.clone(),
+            storage.blobs().clone(),
         );
         bus.subscribe(
             &[TOPIC_RECORD_COMPLETED],
@@ -176,7 +182,7 @@ impl Application {
                 http_idle_timeout: std::time::Duration::from_millis(
                     settings.http_idle_timeout_ms.max(50),
                 ),
-                cache_trim: cache_trim(&settings, &layout),
+                cache_trim: cache_trim(&settings, &data_dir),
             }),
             http_sessions: HttpSessions::default(),
             outbox: bus.outbox().clone(),
@@ -209,12 +215,13 @@ impl Application {
             server = server.disable_signals();
         }
         log::info!(
-            "audio service listening on http://{address}{} (data in {})",
+            "audio service listening on http://{address}{} (data in {}, recordings in {})",
             local_socket
                 .as_ref()
                 .map(|s| format!(" and unix:{}", s.path().display()))
                 .unwrap_or_default(),
-            layout.root().display()
+            data_dir.display(),
+            storage.blobs().describe()
         );
         let registration = settings.registry_url.as_deref().map(|url| {
             let mut spec = InstanceSpec::new(
@@ -226,7 +233,7 @@ impl Application {
                 std::time::Duration::from_secs(settings.registry_renewal_secs.max(1));
             spec.lease_duration = spec.renewal_interval * 3;
             spec.metadata
-                .insert("dataDir".into(), layout.root().display().to_string());
+                .insert("dataDir".into(), data_dir.display().to_string());
             if let Some(socket) = &local_socket {
                 spec.metadata.extend(local_socket::advertise(socket.path()));
             }
@@ -240,7 +247,7 @@ impl Application {
             address,
             server: server.run(),
             supervisor,
-            layout,
+            data_dir,
             registration,
             local_socket,
             bus,
@@ -256,8 +263,9 @@ impl Application {
         self.address.port()
     }
 
-    pub fn layout(&self) -> &Layout {
-        &self.layout
+    /// The data folder.
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.data_dir
     }
 
     pub fn supervisor(&self) -> Addr<RecordingSupervisor> {
@@ -311,14 +319,14 @@ fn processing_handler(
     processor: Addr<PostProcessor>,
     outbox: Outbox,
     publisher: Recipient<Publish>,
-    layout: Layout,
+    blobs: Blobs,
 ) -> EventHandler {
     Arc::new(move |delivery: Delivery| {
-        let (processor, outbox, publisher, layout) = (
+        let (processor, outbox, publisher, blobs) = (
             processor.clone(),
             outbox.clone(),
             publisher.clone(),
-            layout.clone(),
+            blobs.clone(),
         );
         Box::pin(async move {
             let event: RecordCompletedEvent = serde_json::from_slice(&delivery.payload)
@@ -328,7 +336,7 @@ fn processing_handler(
                 .await
                 .map_err(|err| err.to_string())??;
             if let Some(meta) = processed {
-                publish_durably(&outbox, &publisher, &processed_event(&layout, &meta), None)
+                publish_durably(&outbox, &publisher, &processed_event(&blobs, &meta), None)
                     .await
                     .map_err(|err| err.to_string())?;
             }
@@ -356,11 +364,11 @@ fn live_handler(hub: Addr<EventHub>) -> EventHandler {
 }
 
 /// The page-cache trimmer, unless it is turned off or could not drop anything here (tmpfs).
-fn cache_trim(settings: &Settings, layout: &Layout) -> Option<CacheTrim> {
+fn cache_trim(settings: &Settings, data_dir: &std::path::Path) -> Option<CacheTrim> {
     if settings.cache_trim_after_ms == 0 {
         return None;
     }
-    match trims_pages(layout.root()) {
+    match trims_pages(data_dir) {
         Ok(true) => {}
         Ok(false) => {
             log::info!("recordings are in memory (tmpfs): no page-cache trimming");

@@ -76,20 +76,25 @@ impl RecordingSupervisor {
         let grace = self.resume_grace;
         let work = actix_web::rt::task::spawn_blocking(move || {
             let entries = std::cell::RefCell::new(Vec::new());
-            let layout = storage.layout();
-            let ended = storage::end_abandoned(&storage, grace, &|meta| {
-                let entry = completed_entry(layout, meta)?;
+            let swept = storage::end_abandoned(&storage, grace, &|meta| {
+                let entry = completed_entry(storage.blobs(), meta)?;
                 entries.borrow_mut().push((meta.id, entry.clone()));
                 Ok(Some(entry))
             });
-            // Only the events of recordings this sweep did end were written with them.
+            // Only the events of recordings this sweep did end or store were written with them.
             let entries: Vec<OutboxEntry> = entries
                 .into_inner()
                 .into_iter()
-                .filter(|(id, _)| ended.iter().any(|meta| meta.id == *id))
+                .filter(|(id, _)| {
+                    swept
+                        .ended
+                        .iter()
+                        .chain(&swept.stored)
+                        .any(|meta| meta.id == *id && meta.status != RecordingState::Storing)
+                })
                 .map(|(_, entry)| entry)
                 .collect();
-            (ended, entries)
+            (swept.ended, entries)
         });
         ctx.spawn(work.into_actor(self).map(|result, act, ctx| {
             act.sweeping = false;
@@ -181,7 +186,8 @@ pub struct Attached {
 pub struct Finished {
     pub session_id: String,
     pub meta: RecordingMeta,
-    pub event: OutboxEntry,
+    /// Its completion event, already in the outbox; none while it waits as `storing`.
+    pub event: Option<OutboxEntry>,
 }
 
 /// Figures for `/health`.
@@ -252,7 +258,9 @@ impl Handler<Finished> for RecordingSupervisor {
             *slot = None;
         }
         self.on_finished(msg.meta);
-        self.publish(msg.event, ctx);
+        if let Some(event) = msg.event {
+            self.publish(event, ctx);
+        }
     }
 }
 

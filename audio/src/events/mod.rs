@@ -12,14 +12,14 @@ use kafka_core::{
 };
 
 use crate::domain::FileName;
-use crate::storage::{Layout, RecordingMeta, RecordingState};
+use crate::storage::{Blobs, RecordingMeta, RecordingState};
 
 /// The completion event of a finished recording, with the original's fields.
-pub fn completed_event(layout: &Layout, meta: &RecordingMeta) -> RecordCompletedEvent {
+pub fn completed_event(blobs: &Blobs, meta: &RecordingMeta) -> RecordCompletedEvent {
     RecordCompletedEvent {
         session_id: meta.session_id.clone(),
         meta_id: meta.meta_id.clone(),
-        file_path: file_path(layout, &meta.file_name),
+        file_path: file_path(blobs, &meta.file_name),
         file_name: meta.file_name.clone(),
         completed_at: meta
             .completed_at
@@ -42,17 +42,17 @@ pub fn completed_event(layout: &Layout, meta: &RecordingMeta) -> RecordCompleted
 
 /// The completion event of `meta` as an outbox entry: what finishing a recording announces,
 /// written in the same transaction as the record.
-pub fn completed_entry(layout: &Layout, meta: &RecordingMeta) -> std::io::Result<OutboxEntry> {
-    OutboxEntry::new(&completed_event(layout, meta)).map_err(std::io::Error::other)
+pub fn completed_entry(blobs: &Blobs, meta: &RecordingMeta) -> std::io::Result<OutboxEntry> {
+    OutboxEntry::new(&completed_event(blobs, meta)).map_err(std::io::Error::other)
 }
 
-pub fn processed_event(layout: &Layout, meta: &RecordingMeta) -> RecordProcessedEvent {
+pub fn processed_event(blobs: &Blobs, meta: &RecordingMeta) -> RecordProcessedEvent {
     RecordProcessedEvent {
         event_id: uuid::Uuid::new_v4(),
         recording_id: meta.id.as_uuid(),
         session_id: meta.session_id.clone(),
         file_name: meta.file_name.clone(),
-        file_path: file_path(layout, &meta.file_name),
+        file_path: file_path(blobs, &meta.file_name),
         status: meta.status.as_str().to_owned(),
         duration_ms: meta.processing.duration_ms,
         codec: meta.processing.codec.clone(),
@@ -77,9 +77,10 @@ pub fn deleted_event(meta: &RecordingMeta) -> RecordDeletedEvent {
     }
 }
 
-fn file_path(layout: &Layout, name: &str) -> String {
+/// Where the recording is: a path in the local store, `s3://bucket/prefix/<fileName>` in S3.
+fn file_path(blobs: &Blobs, name: &str) -> String {
     match FileName::parse(name) {
-        Ok(name) => layout.recording_file(&name).display().to_string(),
+        Ok(name) => blobs.location(&name),
         Err(_) => String::new(),
     }
 }

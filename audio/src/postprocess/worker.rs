@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use super::webm::remux;
 use crate::domain::{FileName, RecordingId};
-use crate::storage::{write_atomically, RecordingMeta, RecordingState, Storage};
+use crate::storage::{RecordingMeta, RecordingState, Storage};
 
 pub struct PostProcessor {
     storage: Storage,
@@ -82,9 +82,10 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Makes the recording seekable and measures it. A file that is not WebM, or is damaged beyond
 /// repair, ends `failed` with the reason and is left exactly as uploaded; a repaired file keeps
-/// its original bytes in `originals/`.
+/// its original bytes in `originals/`. It reads the recording from the recordings' store and
+/// writes the result back there.
 pub fn process(storage: &Storage, id: RecordingId) -> io::Result<Option<RecordingMeta>> {
-    let (layout, index) = (storage.layout(), storage.index());
+    let (blobs, index) = (storage.blobs(), storage.index());
     let Some(mut meta) = index.get(id)? else {
         return Ok(None);
     };
@@ -92,7 +93,10 @@ pub fn process(storage: &Storage, id: RecordingId) -> io::Result<Option<Recordin
     // (so that no finished recording is without its event), and Kafka can deliver it first.
     // An error makes the consumer try again a moment later; a `None` would commit the event
     // and leave the recording unprocessed for good.
-    if meta.status == RecordingState::Recording {
+    if matches!(
+        meta.status,
+        RecordingState::Recording | RecordingState::Storing
+    ) {
         return Err(io::Error::new(
             io::ErrorKind::WouldBlock,
             format!("recording {id} is still being finished; its completion event came first"),
@@ -100,11 +104,8 @@ pub fn process(storage: &Storage, id: RecordingId) -> io::Result<Option<Recordin
     }
     let name = FileName::parse(&meta.file_name)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-    let path = layout.recording_file(&name);
-    let bytes = match std::fs::read(&path) {
-        Ok(bytes) => bytes,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(err) => return Err(err),
+    let Some(bytes) = blobs.read(&name)? else {
+        return Ok(None);
     };
     // Already done and untouched since: the same result again, without rewriting the file.
     if matches!(meta.status, RecordingState::Ready | RecordingState::Failed)
@@ -127,17 +128,9 @@ pub fn process(storage: &Storage, id: RecordingId) -> io::Result<Option<Recordin
     match result {
         Some(Ok(remuxed)) => {
             if remuxed.repaired.is_some() {
-                let originals = layout.root().join("originals");
-                std::fs::create_dir_all(&originals)?;
-                match std::fs::hard_link(
-                    &path,
-                    originals.join(format!("{id}.{}", name.extension().unwrap_or("bin"))),
-                ) {
-                    Err(err) if err.kind() != io::ErrorKind::AlreadyExists => return Err(err),
-                    _ => {}
-                }
+                blobs.keep_original(&name, id)?;
             }
-            write_atomically(&path, &remuxed.bytes)?;
+            blobs.replace(&name, remuxed.bytes.clone())?;
             meta.status = RecordingState::Ready;
             meta.size = remuxed.bytes.len() as u64;
             meta.processing.duration_ms = Some(remuxed.duration_ms);
@@ -183,7 +176,7 @@ mod tests {
     #[test]
     fn an_event_ahead_of_the_metadata_is_an_error_to_retry_not_a_skip() {
         let dir = tempfile::tempdir().unwrap();
-        let storage = Storage::open(dir.path(), None).unwrap();
+        let storage = Storage::open(dir.path(), None, None).unwrap();
         let new = NewRecording {
             id: RecordingId::new(),
             session_id: "s".into(),

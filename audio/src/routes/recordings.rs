@@ -136,7 +136,7 @@ pub async fn delete(
     web::block(move || -> std::io::Result<()> {
         // The file goes first: a crash in between leaves a record pointing at nothing, which a
         // second DELETE cleans up, rather than a file no record knows about.
-        remove_if_present(&storage.layout().recording_file(&name))?;
+        storage.blobs().delete(&name)?;
         storage.index().delete(meta.id).map(|_| ())
     })
     .await
@@ -160,11 +160,4 @@ async fn load(raw_id: &str, state: &AppState) -> Result<RecordingMeta, ApiError>
         .await
         .map_err(|_| ApiError::Unavailable)??
         .ok_or(ApiError::NotFound("recording"))
-}
-
-fn remove_if_present(path: &std::path::Path) -> std::io::Result<()> {
-    match std::fs::remove_file(path) {
-        Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(err),
-        _ => Ok(()),
-    }
 }

@@ -89,24 +89,25 @@ pub fn create(
     async move { work.await.map_err(|err| StorageError::Io(err.into()))? }
 }
 
-/// Finishes the recording as `status`, off the arbiter: data fsynced, then its record and its
-/// completion event committed in one transaction of the index before this resolves, so a
-/// client told "completed" can count on both.
+/// Finishes the recording as `status`, off the arbiter: data fsynced and stored, then its
+/// record and its completion event committed in one transaction of the index before this
+/// resolves, so a client told "completed" can count on both. While the recordings' store is
+/// unreachable the record says `storing` and there is no event yet: the bytes are fsynced here,
+/// and the sweep stores them and writes the event when the store is back.
 pub fn finish(
     config: &SessionConfig,
     recording: OpenRecording,
     status: RecordingState,
-) -> impl Future<Output = Result<(RecordingMeta, OutboxEntry), StorageError>> + 'static {
-    let layout = config.storage.layout().clone();
+) -> impl Future<Output = Result<(RecordingMeta, Option<OutboxEntry>), StorageError>> + 'static {
+    let storage = config.storage.clone();
     let work = actix_web::rt::task::spawn_blocking(move || {
         let mut event = None;
         let meta = recording.finish(status, |meta| {
-            let entry = completed_entry(&layout, meta)?;
+            let entry = completed_entry(storage.blobs(), meta)?;
             event = Some(entry.clone());
             Ok(Some(entry))
         })?;
-        let event =
-            event.ok_or_else(|| StorageError::Io(std::io::Error::other("no completion event")))?;
+        let event = event.filter(|_| meta.status != RecordingState::Storing);
         Ok::<_, StorageError>((meta, event))
     });
     async move { work.await.map_err(|err| StorageError::Io(err.into()))? }

@@ -1,10 +1,11 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::domain::{FileName, RecordingId};
+use crate::domain::RecordingId;
 
-/// Where each kind of file lives under the data folder. Paths are only ever built from parsed
-/// domain types, never from raw client strings.
+/// Where recordings in progress live under the data folder. Paths are only ever built from
+/// parsed domain types, never from raw client strings. Private to the storage: the rest of the
+/// service reaches recordings through the index and the store.
 #[derive(Debug, Clone)]
 pub struct Layout {
     root: PathBuf,
@@ -14,9 +15,7 @@ impl Layout {
     /// Creates the folders when missing.
     pub fn create(root: impl Into<PathBuf>) -> io::Result<Self> {
         let layout = Self { root: root.into() };
-        for dir in [layout.recordings_dir(), layout.partial_dir()] {
-            std::fs::create_dir_all(dir)?;
-        }
+        std::fs::create_dir_all(layout.partial_dir())?;
         Ok(layout)
     }
 
@@ -24,16 +23,8 @@ impl Layout {
         &self.root
     }
 
-    pub fn recordings_dir(&self) -> PathBuf {
-        self.root.join("recordings")
-    }
-
     pub fn partial_dir(&self) -> PathBuf {
         self.root.join("partial")
-    }
-
-    pub fn recording_file(&self, name: &FileName) -> PathBuf {
-        self.recordings_dir().join(name.as_str())
     }
 
     pub fn part_file(&self, id: RecordingId) -> PathBuf {

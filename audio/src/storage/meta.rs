@@ -13,6 +13,9 @@ pub enum RecordingState {
     Completed,
     /// The client vanished and did not resume in time; every accepted byte is kept.
     Interrupted,
+    /// Ended, and waiting for the recordings' store, which could not be reached: its bytes are
+    /// safe on the host that recorded it, which stores them when the store is back.
+    Storing,
     /// Post-processing is working on it.
     Processing,
     /// Post-processed: seekable, measured.
@@ -27,6 +30,7 @@ impl RecordingState {
             Self::Recording,
             Self::Completed,
             Self::Interrupted,
+            Self::Storing,
             Self::Processing,
             Self::Ready,
             Self::Failed,
@@ -40,6 +44,7 @@ impl RecordingState {
             Self::Recording => "recording",
             Self::Completed => "completed",
             Self::Interrupted => "interrupted",
+            Self::Storing => "storing",
             Self::Processing => "processing",
             Self::Ready => "ready",
             Self::Failed => "failed",

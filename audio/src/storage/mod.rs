@@ -1,10 +1,17 @@
-//! Everything an instance keeps. Recordings' records live in the recording index (a database:
-//! SQLite in the data folder by default, PostgreSQL with `AUDIO_DATABASE_URL`); their bytes in
-//! the data folder:
+//! Everything an instance keeps, behind two seams:
+//!
+//! - the **recording index** ([`RecordingIndex`]): one record per recording and the event
+//!   outbox, in a database (SQLite in the data folder by default, PostgreSQL with
+//!   `AUDIO_DATABASE_URL`);
+//! - the **recordings' store** ([`Blobs`]): finished recordings' bytes, in an object store (the
+//!   data folder's `recordings/` by default, S3 with `AUDIO_RECORDINGS_URL`).
+//!
+//! A recording in progress is local to the host that records it, in the data folder:
 //!
 //! ```text
 //! audio.db                    the index, when it is the embedded SQLite (WAL)
-//! recordings/<fileName>       finished recordings (what /api/files lists)
+//! recordings/<fileName>       finished recordings, when the store is the local folder
+//! originals/<id>.<ext>        uploads that post-processing repaired, as uploaded (local store)
 //! partial/<recordingId>.part  the bytes of a recording in progress
 //! partial/<recordingId>.idx   one 16-byte entry per accepted chunk: seq, end offset (u64 LE)
 //! ```
@@ -15,46 +22,54 @@
 //! conditional updates make sure one of two instances finishing it at once wins.
 
 mod atomic;
+mod blobs;
 mod index;
 mod layout;
 mod meta;
 mod open;
 mod sweep;
 
+use std::path::Path;
 use std::sync::Arc;
 
-pub use atomic::{sync_dir, write_atomically};
+use layout::Layout;
+
+pub use blobs::{BlobMeta, BlobStream, Blobs};
 pub use index::{redact, Page, RecordingIndex, RecordingQuery, SqlIndex};
-pub use layout::Layout;
 pub use meta::{Processing, RecordingMeta, RecordingState};
 pub use open::{AppendOutcome, NewRecording, OpenRecording, StorageError};
-pub use sweep::end_abandoned;
+pub use sweep::{end_abandoned, Swept};
 
-/// An instance's storage: the data folder's layout, and the recording index with its outbox.
+/// An instance's storage: the recording index with its outbox, the recordings' store, and the
+/// data folder for recordings in progress.
 #[derive(Clone)]
 pub struct Storage {
     layout: Layout,
     index: Arc<dyn RecordingIndex>,
     outbox: kafka_core::Outbox,
+    blobs: Blobs,
 }
 
 impl std::fmt::Debug for Storage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Storage")
             .field("root", &self.layout.root())
+            .field("recordings", &self.blobs.describe())
             .finish_non_exhaustive()
     }
 }
 
 impl Storage {
-    /// Opens the data folder (created when missing) and the index at `database_url`, or the
-    /// embedded SQLite index `<data>/audio.db`; imports a `meta/` folder left by an older
-    /// version. Blocking.
+    /// Opens the data folder (created when missing), the index at `database_url` (or the
+    /// embedded SQLite index `<data>/audio.db`) and the recordings' store at `recordings_url`
+    /// (or `<data>/recordings`); imports a `meta/` folder left by an older version. Blocking.
     pub fn open(
         root: impl Into<std::path::PathBuf>,
         database_url: Option<&str>,
+        recordings_url: Option<&str>,
     ) -> std::io::Result<Self> {
         let layout = Layout::create(root)?;
+        let blobs = Blobs::open(layout.root(), recordings_url)?;
         let url = match database_url {
             Some(url) => url.to_owned(),
             None => format!(
@@ -70,11 +85,21 @@ impl Storage {
             layout,
             index,
             outbox,
+            blobs,
         })
     }
 
-    pub fn layout(&self) -> &Layout {
+    fn layout(&self) -> &Layout {
         &self.layout
+    }
+
+    /// The data folder.
+    pub fn root(&self) -> &Path {
+        self.layout.root()
+    }
+
+    pub fn blobs(&self) -> &Blobs {
+        &self.blobs
     }
 
     pub fn index(&self) -> &dyn RecordingIndex {

@@ -1,7 +1,7 @@
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Read};
-use std::os::unix::fs::{FileExt, MetadataExt};
-use std::path::{Path, PathBuf};
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
 use std::time::SystemTime;
 
 use chrono::Utc;
@@ -82,7 +82,8 @@ impl OpenRecording {
             .unwrap_or_else(|| new.session_id.clone());
         let stamp = chrono::Local::now().format("%Y%m%d%H%M%S");
         let mut file_name = format!("{base}_{stamp}.{}", new.mime.extension());
-        if layout.recordings_dir().join(&file_name).exists() {
+        let taken = FileName::parse(&file_name).is_ok_and(|n| storage.blobs().local_name_taken(&n));
+        if taken {
             file_name = format!("{base}_{stamp}-{}.{}", new.id.short(), new.mime.extension());
         }
 
@@ -149,22 +150,31 @@ impl OpenRecording {
         resume_token: &str,
     ) -> Result<Self, StorageError> {
         let meta = load_meta(storage, id)?;
-        ensure_recording(&meta)?;
+        ensure_state(&meta, &[RecordingState::Recording])?;
         if !registry::auth::constant_time_eq(
             token_digest(resume_token).as_bytes(),
             meta.resume_token_sha256.as_bytes(),
         ) {
             return Err(StorageError::WrongToken);
         }
-        Self::open_locked(storage, id)
+        Self::open_locked(storage, id, &[RecordingState::Recording])
     }
 
-    /// Takes a recording over with no token: for the sweep that ends abandoned recordings.
+    /// Takes a recording over with no token: for the sweep that ends abandoned recordings and
+    /// stores those that ended while the recordings' store was unreachable.
     pub(super) fn reclaim(storage: &Storage, id: RecordingId) -> Result<Self, StorageError> {
-        Self::open_locked(storage, id)
+        Self::open_locked(
+            storage,
+            id,
+            &[RecordingState::Recording, RecordingState::Storing],
+        )
     }
 
-    fn open_locked(storage: &Storage, id: RecordingId) -> Result<Self, StorageError> {
+    fn open_locked(
+        storage: &Storage,
+        id: RecordingId,
+        allowed: &[RecordingState],
+    ) -> Result<Self, StorageError> {
         let layout = storage.layout();
         let data = match OpenOptions::new()
             .read(true)
@@ -181,7 +191,7 @@ impl OpenRecording {
         // Read the metadata again under the lock: an owner that finished the recording while we
         // waited has changed its status.
         let meta = load_meta(storage, id)?;
-        ensure_recording(&meta)?;
+        ensure_state(&meta, allowed)?;
         let index = OpenOptions::new()
             .read(true)
             .write(true)
@@ -289,76 +299,126 @@ impl OpenRecording {
         }
     }
 
-    /// Ends the recording: data fsynced, the file moved to its final name (never over another
-    /// recording), then, in one transaction of the index, the record updated and the event that
-    /// `announce` makes of it put in the outbox; then the in-progress files removed. Blocking:
-    /// call it off the arbiters. Each step can be repeated after a crash without harm: the
-    /// record and its event are written together or not at all.
+    /// Ends the recording: data fsynced, stored in the recordings' store under its final name
+    /// (never over another recording), then, in one transaction of the index, the record
+    /// updated and the event that `announce` makes of it put in the outbox; then the
+    /// in-progress files removed. Blocking: call it off the arbiters. Each step can be repeated
+    /// after a crash without harm: the record and its event are written together or not at all.
+    ///
+    /// With a remote store the name is first claimed in the index (status `storing`), then the
+    /// bytes uploaded. An upload that fails leaves the recording `storing`, its bytes here, and
+    /// answers with that record (no event yet): the sweep stores it when the store is back.
     pub fn finish(
         mut self,
         status: RecordingState,
         announce: impl FnOnce(&RecordingMeta) -> io::Result<Option<OutboxEntry>>,
     ) -> Result<RecordingMeta, StorageError> {
         self.data.sync_all()?;
-        let name = self.link_final()?;
-        let layout = self.storage.layout().clone();
-        sync_dir(&layout.recordings_dir())?;
-        let now = Utc::now();
-        self.meta.file_name = name.as_str().to_owned();
+        let was = self.meta.status;
+        if was == RecordingState::Recording {
+            let now = Utc::now();
+            self.meta.ended_as = Some(status);
+            self.meta.size = self.bytes;
+            self.meta.chunks = self.chunks;
+            self.meta.updated_at = now;
+            self.meta.completed_at = Some(now);
+        }
+        let blobs = self.storage.blobs().clone();
+        let expected = if blobs.is_remote() {
+            if was == RecordingState::Recording {
+                self.claim_name()?;
+            }
+            let name = FileName::parse(&self.meta.file_name)
+                .map_err(|err| io::Error::new(io::ErrorKind::InvalidData, err))?;
+            if let Err(err) = blobs.store_file(&name, &self.part_path()) {
+                log::warn!(
+                    "recording {} waits as storing: {} is unreachable: {err}",
+                    self.meta.id,
+                    blobs.describe()
+                );
+                return Ok(self.meta);
+            }
+            RecordingState::Storing
+        } else {
+            self.meta.file_name = self.link_final()?.as_str().to_owned();
+            RecordingState::Recording
+        };
         // Every finished recording is post-processed next: its event is in the outbox.
         self.meta.status = RecordingState::Processing;
-        self.meta.ended_as = Some(status);
-        self.meta.size = self.bytes;
-        self.meta.chunks = self.chunks;
-        self.meta.updated_at = now;
-        self.meta.completed_at = Some(now);
+        self.meta.updated_at = Utc::now();
         let event = announce(&self.meta)?;
-        // Only a recording still `recording` is ended: of two owners finishing it at once
-        // (which the file lock already prevents on one folder), one wins, and one event is
+        // Only a recording still as this owner found it is ended: of two owners finishing it at
+        // once (which the file lock already prevents on one folder), one wins, and one event is
         // written.
-        if !self.storage.index().update_if(
-            &self.meta,
-            &[RecordingState::Recording],
-            event.as_ref(),
-        )? {
+        if !self
+            .storage
+            .index()
+            .update_if(&self.meta, &[expected], event.as_ref())?
+        {
             return Err(StorageError::AlreadyEnded("finished by another owner"));
         }
-        remove_partial_files(&layout, self.meta.id);
+        remove_partial_files(self.storage.layout(), self.meta.id);
         Ok(self.meta)
     }
 
-    /// Hard-links the `.part` file to its final name. A link never replaces an existing file,
-    /// so two recordings can't clobber each other; a link left by an earlier, interrupted
-    /// attempt (same inode) is reused.
+    /// Marks the recording `storing` under a file name no other ended recording holds: its
+    /// wish, else the wish with the recording's short id, else its id. The index's unique rule
+    /// on ended recordings' names decides between hosts.
+    fn claim_name(&mut self) -> Result<(), StorageError> {
+        self.meta.status = RecordingState::Storing;
+        for candidate in self.name_candidates()? {
+            self.meta.file_name = candidate.as_str().to_owned();
+            match self
+                .storage
+                .index()
+                .update_if(&self.meta, &[RecordingState::Recording], None)
+            {
+                Ok(true) => return Ok(()),
+                Ok(false) => return Err(StorageError::AlreadyEnded("finished by another owner")),
+                Err(err) if err.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Err(io::Error::new(io::ErrorKind::AlreadyExists, "no free file name").into())
+    }
+
+    /// Links the `.part` file into the local store under its final name. A link never replaces
+    /// an existing file, so two recordings can't clobber each other; a link left by an earlier,
+    /// interrupted attempt (same inode) is reused.
     fn link_final(&self) -> Result<FileName, StorageError> {
-        let layout = self.storage.layout();
-        let part = layout.part_file(self.meta.id);
+        let part = self.part_path();
+        for name in self.name_candidates()? {
+            match self.storage.blobs().store_file(&name, &part) {
+                Ok(()) => return Ok(name),
+                Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Err(io::Error::new(io::ErrorKind::AlreadyExists, "no free file name").into())
+    }
+
+    /// The names a recording may end with, in order of preference.
+    fn name_candidates(&self) -> Result<Vec<FileName>, StorageError> {
         let wanted = FileName::parse(&self.meta.file_name)
             .map_err(|err| io::Error::new(io::ErrorKind::InvalidData, err))?;
         let (stem, ext) = wanted
             .as_str()
             .rsplit_once('.')
             .unwrap_or((wanted.as_str(), "bin"));
-        let candidates = [
+        let stem = stem
+            .strip_suffix(&format!("-{}", self.meta.id.short()))
+            .unwrap_or(stem);
+        [
             wanted.as_str().to_owned(),
             format!("{stem}-{}.{ext}", self.meta.id.short()),
             format!("{}.{ext}", self.meta.id),
-        ];
-        for candidate in candidates {
-            let name = FileName::parse(&candidate)
-                .map_err(|err| io::Error::new(io::ErrorKind::InvalidData, err))?;
-            let target = layout.recording_file(&name);
-            match fs::hard_link(&part, &target) {
-                Ok(()) => return Ok(name),
-                Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
-                    if same_file(&part, &target)? {
-                        return Ok(name);
-                    }
-                }
-                Err(err) => return Err(err.into()),
-            }
-        }
-        Err(io::Error::new(io::ErrorKind::AlreadyExists, "no free file name").into())
+        ]
+        .iter()
+        .map(|candidate| {
+            FileName::parse(candidate)
+                .map_err(|err| io::Error::new(io::ErrorKind::InvalidData, err).into())
+        })
+        .collect()
     }
 
     pub fn next_seq(&self) -> u64 {
@@ -415,16 +475,12 @@ fn load_meta(storage: &Storage, id: RecordingId) -> Result<RecordingMeta, Storag
     storage.index().get(id)?.ok_or(StorageError::NotFound)
 }
 
-fn ensure_recording(meta: &RecordingMeta) -> Result<(), StorageError> {
-    match meta.status {
-        RecordingState::Recording => Ok(()),
-        other => Err(StorageError::AlreadyEnded(other.as_str())),
+fn ensure_state(meta: &RecordingMeta, allowed: &[RecordingState]) -> Result<(), StorageError> {
+    if allowed.contains(&meta.status) {
+        Ok(())
+    } else {
+        Err(StorageError::AlreadyEnded(meta.status.as_str()))
     }
-}
-
-fn same_file(a: &Path, b: &Path) -> io::Result<bool> {
-    let (a, b) = (fs::metadata(a)?, fs::metadata(b)?);
-    Ok(a.dev() == b.dev() && a.ino() == b.ino())
 }
 
 fn token_digest(token: &str) -> String {
@@ -448,7 +504,7 @@ mod tests {
     #[test]
     fn seq_rules_and_resume_after_a_torn_write() {
         let dir = tempfile::tempdir().unwrap();
-        let storage = Storage::open(dir.path(), None).unwrap();
+        let storage = Storage::open(dir.path(), None, None).unwrap();
         let layout = storage.layout().clone();
         let mut rec = OpenRecording::create(&storage, new_recording(), "tok").unwrap();
         let id = rec.id();
@@ -490,7 +546,7 @@ mod tests {
         assert_eq!((rec.bytes(), rec.chunks(), rec.next_seq()), (5, 2, 2));
         rec.append(Some(2), b"f", 100).unwrap();
         let meta = rec.finish(RecordingState::Completed, |_| Ok(None)).unwrap();
-        let stored = fs::read(layout.recordings_dir().join(&meta.file_name)).unwrap();
+        let stored = fs::read(dir.path().join("recordings").join(&meta.file_name)).unwrap();
         assert_eq!(stored, b"abcdef");
         assert_eq!((meta.size, meta.chunks), (6, 3));
         assert!(!layout.part_file(id).exists());
@@ -503,8 +559,7 @@ mod tests {
     #[test]
     fn two_recordings_with_one_name_do_not_clobber() {
         let dir = tempfile::tempdir().unwrap();
-        let storage = Storage::open(dir.path(), None).unwrap();
-        let layout = storage.layout().clone();
+        let storage = Storage::open(dir.path(), None, None).unwrap();
         let mut a = OpenRecording::create(&storage, new_recording(), "a").unwrap();
         let mut b = OpenRecording::create(&storage, new_recording(), "b").unwrap();
         a.append(None, b"aaa", 10).unwrap();
@@ -513,11 +568,11 @@ mod tests {
         let mb = b.finish(RecordingState::Completed, |_| Ok(None)).unwrap();
         assert_ne!(ma.file_name, mb.file_name);
         assert_eq!(
-            fs::read(layout.recordings_dir().join(&ma.file_name)).unwrap(),
+            fs::read(dir.path().join("recordings").join(&ma.file_name)).unwrap(),
             b"aaa"
         );
         assert_eq!(
-            fs::read(layout.recordings_dir().join(&mb.file_name)).unwrap(),
+            fs::read(dir.path().join("recordings").join(&mb.file_name)).unwrap(),
             b"bbb"
         );
     }

@@ -4,15 +4,29 @@ use super::open::remove_partial_files;
 use super::{OpenRecording, RecordingMeta, RecordingState, Storage, StorageError};
 use crate::domain::RecordingId;
 
+/// How long a recording that could not be stored waits before the next try.
+const STORE_RETRY: Duration = Duration::from_secs(5);
+
+/// What one sweep did.
+#[derive(Debug, Default)]
+pub struct Swept {
+    /// Recordings it ended as `interrupted` (stored, or waiting as `storing`).
+    pub ended: Vec<RecordingMeta>,
+    /// Recordings that had ended while the recordings' store was unreachable, stored now.
+    pub stored: Vec<RecordingMeta>,
+}
+
 /// Ends, as `interrupted`, every recording in progress that nobody owns and that has been left
-/// alone longer than `grace`: dropped by its client, or left by an instance that died. Every
-/// acknowledged byte is kept. Blocking: run it off the arbiters.
+/// alone longer than `grace` (dropped by its client, or left by an instance that died), and
+/// stores every recording of this host still `storing`. Every acknowledged byte is kept.
+/// Blocking: run it off the arbiters.
 pub fn end_abandoned(
     storage: &Storage,
     grace: Duration,
     announce: &dyn Fn(&RecordingMeta) -> std::io::Result<Option<kafka_core::OutboxEntry>>,
-) -> Vec<RecordingMeta> {
+) -> Swept {
     let layout = storage.layout();
+    let mut swept = Swept::default();
     let entries = match std::fs::read_dir(layout.partial_dir()) {
         Ok(entries) => entries,
         Err(err) => {
@@ -20,11 +34,10 @@ pub fn end_abandoned(
                 "sweep: cannot read {}: {err}",
                 layout.partial_dir().display()
             );
-            return Vec::new();
+            return swept;
         }
     };
     let now = SystemTime::now();
-    let mut ended = Vec::new();
     for entry in entries.flatten() {
         let name = entry.file_name();
         let Some(id) = name
@@ -34,30 +47,52 @@ pub fn end_abandoned(
         else {
             continue;
         };
+        // Live recordings are written to all the time: they never get past this.
         let idle = entry
             .metadata()
             .and_then(|m| m.modified())
             .ok()
             .and_then(|modified| now.duration_since(modified).ok())
             .unwrap_or_default();
-        if idle < grace {
+        if idle < grace.min(STORE_RETRY) {
             continue;
+        }
+        let status = match storage.index().get(id) {
+            Ok(meta) => meta.map(|meta| meta.status),
+            Err(err) => {
+                log::warn!("sweep: recording {id}: {err}");
+                continue;
+            }
+        };
+        match status {
+            Some(RecordingState::Recording) if idle < grace => continue,
+            Some(RecordingState::Recording | RecordingState::Storing) | None => {}
+            // A crash after the record said "ended" but before the clean-up: finish it.
+            Some(_) => {
+                remove_partial_files(layout, id);
+                continue;
+            }
         }
         match OpenRecording::reclaim(storage, id)
             .and_then(|r| r.finish(RecordingState::Interrupted, announce))
         {
+            Ok(meta) if status == Some(RecordingState::Storing) => {
+                if meta.status != RecordingState::Storing {
+                    log::info!("recording {id} stored in {}", storage.blobs().describe());
+                    swept.stored.push(meta);
+                }
+            }
             Ok(meta) => {
                 log::info!(
                     "recording {id} ended as interrupted after {idle:?} without its client ({} bytes kept)",
                     meta.size
                 );
-                ended.push(meta);
+                swept.ended.push(meta);
             }
             Err(StorageError::Busy) => {}
-            // A crash after the metadata said "ended" but before the clean-up: finish it.
             Err(StorageError::AlreadyEnded(_)) => remove_partial_files(layout, id),
             Err(err) => log::warn!("sweep: recording {id} could not be ended: {err}"),
         }
     }
-    ended
+    swept
 }

@@ -32,7 +32,7 @@ async fn every_bad_frame_gets_a_clear_error_and_loses_nothing_accepted() {
         "unsupported-mime-type",
     )
     .await;
-    assert_eq!(std::fs::read_dir(app.recordings_dir()).unwrap().count(), 0);
+    assert_eq!(app.stored_names().await, Vec::<String>::new());
     let (_, listed) = app.get_json("/api/recordings").await;
     assert_eq!(listed["total"], 0, "{listed}");
     // Nothing written anywhere else (the embedded index, and its outbox, is audio.db and its
@@ -43,7 +43,12 @@ async fn every_bad_frame_gets_a_clear_error_and_loses_nothing_accepted() {
         .filter(|name| !name.starts_with("audio.db"))
         .collect();
     outside.sort();
-    assert_eq!(outside, ["partial", "recordings"]);
+    // The local store is the data folder's `recordings/`; S3 leaves only the partial folder.
+    let expected: &[&str] = match app.recordings_url {
+        Some(_) => &["partial"],
+        None => &["partial", "recordings"],
+    };
+    assert_eq!(outside, expected);
 
     let started = ws.start(Some("bad-input")).await;
     ws.stream_json(&chunks[..3], 0, 0).await;
@@ -92,11 +97,10 @@ async fn every_bad_frame_gets_a_clear_error_and_loses_nothing_accepted() {
     assert_eq!(completed["recordingId"], started["recordingId"]);
     app.wait_for_status(completed["recordingId"].as_str().unwrap(), "ready")
         .await;
-    let stored = std::fs::read(
-        app.recordings_dir()
-            .join(completed["fileName"].as_str().unwrap()),
-    )
-    .unwrap();
+    let stored = app
+        .stored(completed["fileName"].as_str().unwrap())
+        .await
+        .unwrap();
     assert_eq!(stored, remuxed(&chunks));
 }
 

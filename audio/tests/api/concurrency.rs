@@ -40,7 +40,7 @@ async fn fifty_concurrent_sessions_never_mix_bytes() {
         let name = completed["fileName"].as_str().unwrap().to_owned();
         assert!(names.insert(name.clone()), "two sessions got {name}");
         assert_eq!(completed["recordingId"], started["recordingId"]);
-        let stored = std::fs::read(app.recordings_dir().join(&name)).unwrap();
+        let stored = app.stored(&name).await.unwrap();
         assert_eq!(
             stored,
             session_chunks(n).concat(),
@@ -65,9 +65,7 @@ async fn sessions_with_the_same_meta_id_in_the_same_second_keep_separate_files()
     let ca = a.end().await;
     let cb = b.end().await;
     assert_ne!(ca["fileName"], cb["fileName"]);
-    let read = |c: &serde_json::Value| {
-        std::fs::read(app.recordings_dir().join(c["fileName"].as_str().unwrap())).unwrap()
-    };
-    assert_eq!(read(&ca), vec![1; 100]);
-    assert_eq!(read(&cb), vec![2; 200]);
+    let name = |c: &serde_json::Value| c["fileName"].as_str().unwrap().to_owned();
+    assert_eq!(app.stored(&name(&ca)).await.unwrap(), vec![1; 100]);
+    assert_eq!(app.stored(&name(&cb)).await.unwrap(), vec![2; 200]);
 }

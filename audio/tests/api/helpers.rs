@@ -15,6 +15,10 @@ pub struct TestApp {
     pub data_dir: tempfile::TempDir,
     /// The index's database when it is not the embedded SQLite in `data_dir`.
     pub database_url: Option<String>,
+    /// The recordings' store when it is not the data folder's `recordings/`.
+    pub recordings_url: Option<String>,
+    /// The same store, opened by the test to look at what the service stored.
+    blobs: audio::storage::Blobs,
     handle: ServerHandle,
     finished: std::sync::Mutex<Option<actix_rt::task::JoinHandle<std::io::Result<()>>>>,
 }
@@ -97,8 +101,24 @@ impl TestApp {
         }
     }
 
-    pub fn recordings_dir(&self) -> PathBuf {
-        self.data_dir.path().join("recordings")
+    /// A stored recording's bytes, read from the recordings' store (the data folder or S3);
+    /// `None` when there is no such object.
+    pub async fn stored(&self, name: &str) -> Option<Vec<u8>> {
+        let (blobs, name) = (
+            self.blobs.clone(),
+            audio::domain::FileName::parse(name).unwrap(),
+        );
+        actix_web::rt::task::spawn_blocking(move || blobs.read(&name).unwrap())
+            .await
+            .unwrap()
+    }
+
+    /// The names of the objects in the recordings' store.
+    pub async fn stored_names(&self) -> Vec<String> {
+        let blobs = self.blobs.clone();
+        actix_web::rt::task::spawn_blocking(move || blobs.list_names().unwrap())
+            .await
+            .unwrap()
     }
 }
 
@@ -122,12 +142,22 @@ pub async fn spawn_app_in(
     let _ = env_logger::builder().is_test(true).try_init();
     let mut settings = Settings::for_data_dir(data_dir.path());
     settings.database_url = test_database().await;
+    settings.recordings_url = test_recordings();
     settings.port = 0;
     settings.workers = 2;
     // The embedded bus, whatever KAFKA_BROKERS says (the Kafka tests are in tests/kafka.rs).
     settings.kafka_brokers = None;
     tweak(&mut settings);
     let database_url = settings.database_url.clone();
+    let recordings_url = settings.recordings_url.clone();
+    let blobs = {
+        let (dir, url) = (data_dir.path().to_owned(), recordings_url.clone());
+        actix_web::rt::task::spawn_blocking(move || {
+            audio::storage::Blobs::open(&dir, url.as_deref()).expect("the recordings' store")
+        })
+        .await
+        .unwrap()
+    };
     let app = Application::build(settings)
         .await
         .expect("the service starts");
@@ -138,6 +168,8 @@ pub async fn spawn_app_in(
         address,
         data_dir,
         database_url,
+        recordings_url,
+        blobs,
         handle,
         finished: std::sync::Mutex::new(Some(finished)),
     }
@@ -162,6 +194,20 @@ pub async fn test_database() -> Option<String> {
         .expect("creates a test database");
     let (server, _) = admin.rsplit_once('/').expect("a URL with a database");
     Some(format!("{server}/{name}"))
+}
+
+/// Likewise for the recordings' store: `scripts/test` starts an S3-compatible server, makes a
+/// bucket and sets `AUDIO_TEST_RECORDINGS_URL=s3://<bucket>` (with the `AWS_*` variables) for
+/// the second run. Each app then gets a prefix of its own in that bucket.
+pub fn test_recordings() -> Option<String> {
+    let bucket = std::env::var("AUDIO_TEST_RECORDINGS_URL")
+        .ok()
+        .filter(|url| !url.is_empty())?;
+    Some(format!(
+        "{}/{}",
+        bucket.trim_end_matches('/'),
+        uuid::Uuid::new_v4().simple()
+    ))
 }
 
 pub async fn spawn_app() -> TestApp {

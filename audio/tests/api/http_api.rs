@@ -127,7 +127,7 @@ async fn recordings_can_be_read_paginated_and_deleted() {
         .await
         .unwrap();
     assert_eq!(response.status().as_u16(), 204);
-    assert!(!app.recordings_dir().join(&file_name).exists());
+    assert!(app.stored(&file_name).await.is_none());
     let (status, _) = app.get_json(&format!("/api/recordings/{}", ids[0])).await;
     assert_eq!(status, 404);
     let (_, files) = app.get_json("/api/files").await;

@@ -19,7 +19,7 @@ async fn check_stored_fixture(app: &TestApp, started: &Value, completed: &Value)
     let duration = meta["durationMs"].as_f64().unwrap();
     assert!((duration - 3960.0).abs() <= 20.0, "duration {duration}");
     assert_eq!(meta["codec"], "A_OPUS");
-    let stored = std::fs::read(app.recordings_dir().join(file_name)).unwrap();
+    let stored = app.stored(file_name).await.unwrap();
     let expected = remuxed(&fixture_chunks());
     assert_eq!(stored, expected);
     assert_eq!(meta["sha256"], sha256_hex(&expected));

@@ -56,6 +56,7 @@ pub trait RecordingIndex: Send + Sync + 'static {
     /// puts `announce` in the outbox in the same transaction; answers whether it did. This is
     /// what makes one of two instances finishing (or processing) the same recording at once win
     /// and the other see it lost, and what makes a recording's end and its event one change.
+    /// A file name that another ended recording holds is an `AlreadyExists` error.
     fn update_if(
         &self,
         meta: &RecordingMeta,

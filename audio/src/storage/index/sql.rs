@@ -227,8 +227,16 @@ impl Drop for SqlIndex {
     }
 }
 
+/// An index error in words. A unique violation (a file name another recording holds) is
+/// `AlreadyExists`, so that the one who asked can choose another name.
 fn failed(doing: &str) -> impl Fn(sqlx::Error) -> io::Error + '_ {
-    move |err| io::Error::other(format!("recording index: {doing}: {err}"))
+    move |err| {
+        let kind = match err.as_database_error() {
+            Some(db) if db.is_unique_violation() => io::ErrorKind::AlreadyExists,
+            _ => io::ErrorKind::Other,
+        };
+        io::Error::new(kind, format!("recording index: {doing}: {err}"))
+    }
 }
 
 fn bad_row(what: &str, value: &str) -> io::Error {
