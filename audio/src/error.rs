@@ -27,6 +27,8 @@ pub enum ApiError {
     Handshake(String),
     #[error("the service is shutting down")]
     Unavailable,
+    #[error("the recordings' store cannot be reached; try again later")]
+    StoreUnreachable,
     #[error("storage failure")]
     Storage(#[from] std::io::Error),
     /// A recording call (`/record/*`) refused, with the WebSocket protocol's code.
@@ -47,6 +49,7 @@ impl ApiError {
             Self::TooManySessions(_) => "too-many-sessions",
             Self::Handshake(_) => "not-a-websocket-upgrade",
             Self::Unavailable => "unavailable",
+            Self::StoreUnreachable => "store-unreachable",
             Self::Storage(_) => "storage-error",
             Self::Session(refusal) => refusal.code.as_str(),
             Self::BadBody(_) => "bad-body",
@@ -63,7 +66,9 @@ impl ResponseError for ApiError {
             | Self::Handshake(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::InProgress => StatusCode::CONFLICT,
-            Self::TooManySessions(_) | Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManySessions(_) | Self::Unavailable | Self::StoreUnreachable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::BadBody(_) => StatusCode::BAD_REQUEST,
             Self::Session(refusal) => match refusal.code {

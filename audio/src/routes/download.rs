@@ -8,7 +8,7 @@ use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use crate::domain::{FileName, RecordingMime};
 use crate::error::ApiError;
 use crate::startup::AppState;
-use crate::storage::BlobMeta;
+use crate::storage::{BlobMeta, Blobs};
 
 /// `GET /api/download/{fileName}`: the stored file as an attachment.
 pub async fn download(
@@ -34,7 +34,7 @@ pub async fn serve(
     // Post-processing may replace the object between looking it up and reading it; the read
     // is tied to the entity tag it looked up, and looks again once if that changed.
     for _ in 0..2 {
-        let Some(meta) = blobs.head(name).await? else {
+        let Some(meta) = blobs.head(name).await.map_err(unreachable(blobs))? else {
             return Err(ApiError::NotFound("recording file"));
         };
         let etag = meta.etag.as_deref().map(entity_tag);
@@ -57,7 +57,8 @@ pub async fn serve(
         let bytes = range.clone().unwrap_or(0..meta.size);
         let Some(body) = blobs
             .read_range(name, bytes.clone(), meta.etag.clone())
-            .await?
+            .await
+            .map_err(unreachable(blobs))?
         else {
             continue;
         };
@@ -97,6 +98,14 @@ pub async fn serve(
         return Ok(response.streaming(body));
     }
     Err(ApiError::Unavailable)
+}
+
+/// The recordings' store failed to answer: a 503 (try again), the reason in the log.
+fn unreachable(blobs: &Blobs) -> impl Fn(std::io::Error) -> ApiError + '_ {
+    move |err| {
+        log::warn!("the recordings' store {} failed: {err}", blobs.describe());
+        ApiError::StoreUnreachable
+    }
 }
 
 /// A strong entity tag from the store's (S3 quotes its own).

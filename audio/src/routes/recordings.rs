@@ -113,7 +113,7 @@ pub async fn audio(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let meta = load(&path, &state).await?;
-    if meta.status == RecordingState::Recording {
+    if in_progress(&meta) {
         return Err(ApiError::InProgress);
     }
     let name = FileName::parse(&meta.file_name)?;
@@ -127,7 +127,7 @@ pub async fn delete(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let meta = load(&path, &state).await?;
-    if meta.status == RecordingState::Recording {
+    if in_progress(&meta) {
         return Err(ApiError::InProgress);
     }
     let name = FileName::parse(&meta.file_name)?;
@@ -160,4 +160,12 @@ async fn load(raw_id: &str, state: &AppState) -> Result<RecordingMeta, ApiError>
         .await
         .map_err(|_| ApiError::Unavailable)??
         .ok_or(ApiError::NotFound("recording"))
+}
+
+/// Still being recorded, or ended and waiting for the recordings' store: not in the store yet.
+fn in_progress(meta: &RecordingMeta) -> bool {
+    matches!(
+        meta.status,
+        RecordingState::Recording | RecordingState::Storing
+    )
 }

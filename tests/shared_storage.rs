@@ -1,0 +1,387 @@
+//! Audio hosts that share only a PostgreSQL index and an S3 bucket: real processes, a real
+//! PostgreSQL (the one `scripts/test` starts, `STACK_TEST_POSTGRES_URL`) and a real
+//! S3-compatible server (SeaweedFS, started here by `scripts/s3/server`, so a test can take it
+//! down). Nothing here skips itself: without those servers it fails, saying why.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use awc::ws;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+
+mod common;
+use common::{
+    audio_args, connect, free_port, gateway, get_json, registered_audio_args, registry, spawn_with,
+    until, until_healthy, Proc, Socket,
+};
+
+/// An S3-compatible server of this test's own, on free loopback ports.
+struct S3 {
+    port: u16,
+    dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
+}
+
+impl S3 {
+    fn start() -> Self {
+        let (port, dir) = (free_port(), tempfile::tempdir().unwrap());
+        let mut s3 = Self {
+            port,
+            dir,
+            env: Vec::new(),
+        };
+        s3.env = s3.script("start");
+        s3.script_with(&["bucket", "--name", "recordings"]);
+        s3
+    }
+
+    fn script(&self, command: &str) -> Vec<(String, String)> {
+        self.script_with(&[command])
+    }
+
+    fn script_with(&self, args: &[&str]) -> Vec<(String, String)> {
+        let out = Command::new("bash")
+            .arg(common::root().join("scripts/s3/server"))
+            .args(args)
+            .args(["--port", &self.port.to_string(), "--dir"])
+            .arg(self.dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "scripts/s3/server {args:?} failed (it builds SeaweedFS with Go when needed): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .filter_map(|line| line.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
+    }
+
+    /// The variables an audio instance needs to use `bucket/prefix` here.
+    fn audio_env(&self, database: &str, prefix: &str) -> Vec<(String, String)> {
+        let mut env = self.env.clone();
+        env.push(("AUDIO_DATABASE_URL".into(), database.to_owned()));
+        env.push((
+            "AUDIO_RECORDINGS_URL".into(),
+            format!("s3://recordings/{prefix}"),
+        ));
+        env
+    }
+}
+
+impl Drop for S3 {
+    fn drop(&mut self) {
+        self.script("stop");
+    }
+}
+
+/// A fresh database on the PostgreSQL that scripts/test started.
+async fn fresh_database() -> String {
+    use sqlx::Connection;
+    let admin = std::env::var("STACK_TEST_POSTGRES_URL").expect(
+        "STACK_TEST_POSTGRES_URL must name a running PostgreSQL: run the tests with scripts/test",
+    );
+    let name = format!("shared_{}", uuid::Uuid::new_v4().simple());
+    let mut connection = sqlx::PgConnection::connect(&admin).await.unwrap();
+    // The name is made here, from a UUID.
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut connection)
+        .await
+        .unwrap();
+    format!("{}/{name}", admin.rsplit_once('/').unwrap().0)
+}
+
+fn audio_with(args: Vec<String>, env: &[(String, String)]) -> Proc {
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    spawn_with("audio", &args, &env, None)
+}
+
+/// The next JSON frame.
+async fn next(socket: &mut Socket) -> Value {
+    loop {
+        match actix_rt::time::timeout(Duration::from_secs(20), socket.next())
+            .await
+            .expect("a frame within 20 s")
+            .expect("the socket open")
+            .unwrap()
+        {
+            ws::Frame::Text(text) => return serde_json::from_slice(&text).unwrap(),
+            ws::Frame::Ping(p) => socket.send(ws::Message::Pong(p)).await.unwrap(),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+fn chunk(seed: usize, i: usize) -> Vec<u8> {
+    (0..3000)
+        .map(|j| ((seed * 131 + i * 7919 + j * 31) % 256) as u8)
+        .collect()
+}
+
+/// Records `chunks` chunks at `url` and ends; answers the `completed` frame.
+async fn record(url: &str, meta_id: &str, seed: usize, chunks: usize) -> Value {
+    let mut socket = connect(url).await;
+    let start = json!({"action": "record-start", "metaId": meta_id});
+    socket
+        .send(ws::Message::Text(start.to_string().into()))
+        .await
+        .unwrap();
+    assert_eq!(next(&mut socket).await["type"], "started");
+    for i in 0..chunks {
+        socket
+            .send(ws::Message::Binary(chunk(seed, i).into()))
+            .await
+            .unwrap();
+        assert_eq!(next(&mut socket).await["seq"], i);
+    }
+    socket
+        .send(ws::Message::Text(r#"{"action":"record-end"}"#.into()))
+        .await
+        .unwrap();
+    let completed = next(&mut socket).await;
+    assert_eq!(completed["type"], "completed", "{completed}");
+    completed
+}
+
+async fn download(base: &str, name: &str) -> (u16, Vec<u8>) {
+    let mut response = awc::Client::new()
+        .get(format!("{base}/api/download/{name}"))
+        .send()
+        .await
+        .unwrap();
+    let body = response.body().limit(64 << 20).await.unwrap().to_vec();
+    (response.status().as_u16(), body)
+}
+
+async fn status(base: &str, id: &str) -> String {
+    get_json(&format!("{base}/api/recordings/{id}"))
+        .await
+        .map(|meta| meta["status"].as_str().unwrap_or_default().to_owned())
+        .unwrap_or_default()
+}
+
+/// Post-processing has run: the chunks here are not WebM, so it ends `failed` and leaves the
+/// file exactly as uploaded.
+async fn until_processed(base: &str, id: &str) {
+    until(Duration::from_secs(30), "post-processed", || async {
+        status(base, id).await == "failed"
+    })
+    .await;
+}
+
+#[actix_rt::test]
+async fn two_hosts_sharing_only_postgres_and_a_bucket_list_and_serve_each_others_recordings() {
+    let s3 = S3::start();
+    let database = fresh_database().await;
+    let env = s3.audio_env(&database, "two-hosts");
+    let (registry_port, gateway_port) = (free_port(), free_port());
+    let audio_ports = [free_port(), free_port()];
+    // Separate data folders: only PostgreSQL and the bucket are shared.
+    let folders = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let _registry = registry(registry_port);
+    let _instances: Vec<Proc> = (0..2)
+        .map(|i| {
+            audio_with(
+                registered_audio_args(audio_ports[i], folders[i].path(), registry_port),
+                &env,
+            )
+        })
+        .collect();
+    let _gateway = gateway(gateway_port, registry_port);
+    for port in audio_ports {
+        until_healthy(port).await;
+    }
+
+    // One recording made on each host, straight at it.
+    let mut made = Vec::new();
+    for (i, port) in audio_ports.iter().enumerate() {
+        let completed = record(&format!("ws://127.0.0.1:{port}/ws/record"), "shared", i, 6).await;
+        let sent: Vec<u8> = (0..6).flat_map(|c| chunk(i, c)).collect();
+        until_processed(
+            &format!("http://127.0.0.1:{port}"),
+            completed["recordingId"].as_str().unwrap(),
+        )
+        .await;
+        made.push((completed["fileName"].as_str().unwrap().to_owned(), sent));
+    }
+    // Same metaId, maybe the same second: the index gave them different names.
+    assert_ne!(made[0].0, made[1].0);
+
+    // Each host lists and serves both; so does the gateway.
+    let gateway_base = format!("http://127.0.0.1:{gateway_port}");
+    until(Duration::from_secs(20), "gateway routes", || async {
+        get_json(&format!("{gateway_base}/api/files"))
+            .await
+            .is_some()
+    })
+    .await;
+    let bases: Vec<String> = audio_ports
+        .iter()
+        .map(|port| format!("http://127.0.0.1:{port}"))
+        .chain([gateway_base])
+        .collect();
+    for base in &bases {
+        let files = get_json(&format!("{base}/api/files")).await.unwrap();
+        for (name, sent) in &made {
+            assert!(
+                files.as_array().unwrap().iter().any(|f| f == name),
+                "{base} lists {name}: {files}"
+            );
+            let (code, body) = download(base, name).await;
+            assert_eq!(code, 200, "{base} serves {name}");
+            assert_eq!(&body, sent, "{base} serves {name} as sent");
+        }
+    }
+    // Nothing in either data folder but work in progress (and nothing is in progress).
+    for folder in &folders {
+        assert!(!folder.path().join("recordings").exists());
+        assert_eq!(
+            std::fs::read_dir(folder.path().join("partial"))
+                .unwrap()
+                .count(),
+            0
+        );
+    }
+}
+
+#[actix_rt::test]
+async fn with_the_object_store_down_recordings_wait_as_storing_and_are_stored_when_it_returns() {
+    let s3 = S3::start();
+    let database = fresh_database().await;
+    let env = s3.audio_env(&database, "outage");
+    let (port, data) = (free_port(), tempfile::tempdir().unwrap());
+    let mut args = audio_args(port, data.path());
+    // The sweep, which stores what waits, runs every second.
+    args.extend(["--resume-grace-ms".into(), "4000".into()]);
+    let _audio = audio_with(args, &env);
+    until_healthy(port).await;
+    let base = format!("http://127.0.0.1:{port}");
+    let url = format!("ws://127.0.0.1:{port}/ws/record");
+
+    // A recording in progress when the store goes away.
+    let mut socket = connect(&url).await;
+    let start = json!({"action": "record-start", "metaId": "outage"});
+    socket
+        .send(ws::Message::Text(start.to_string().into()))
+        .await
+        .unwrap();
+    let started = next(&mut socket).await;
+    let id = started["recordingId"].as_str().unwrap().to_owned();
+    for i in 0..5 {
+        socket
+            .send(ws::Message::Binary(chunk(9, i).into()))
+            .await
+            .unwrap();
+        assert_eq!(next(&mut socket).await["seq"], i);
+    }
+    s3.script("kill");
+    let down_since = std::time::Instant::now();
+
+    // Chunks are still acknowledged (they go to this host's disk), the end too.
+    for i in 5..10 {
+        socket
+            .send(ws::Message::Binary(chunk(9, i).into()))
+            .await
+            .unwrap();
+        assert_eq!(next(&mut socket).await["seq"], i);
+    }
+    socket
+        .send(ws::Message::Text(r#"{"action":"record-end"}"#.into()))
+        .await
+        .unwrap();
+    let completed = next(&mut socket).await;
+    assert_eq!(completed["type"], "completed", "{completed}");
+    assert_eq!(completed["bytes"], 10 * 3000);
+    let name = completed["fileName"].as_str().unwrap().to_owned();
+
+    // A visible status, clear answers, and the service up, for as long as the store is down.
+    assert_eq!(status(&base, &id).await, "storing");
+    let (code, body) = download(&base, &name).await;
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        (code, body["error"].as_str()),
+        (503, Some("store-unreachable"))
+    );
+    let audio = awc::Client::new()
+        .get(format!("{base}/api/recordings/{id}/audio"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(audio.status().as_u16(), 409);
+    // Another recording made meanwhile waits too.
+    let second = record(&url, "outage-2", 10, 3).await;
+    let second_id = second["recordingId"].as_str().unwrap().to_owned();
+    assert_eq!(status(&base, &second_id).await, "storing");
+    // The store is down 30 s in all; the service answers all along.
+    while down_since.elapsed() < Duration::from_secs(30) {
+        assert!(get_json(&format!("{base}/health")).await.is_some());
+        assert_eq!(status(&base, &id).await, "storing");
+        actix_rt::time::sleep(Duration::from_secs(1)).await;
+    }
+
+    // Back (same folder, same ports): both are stored, their events delivered (post-processing
+    // runs on them), every acknowledged byte there.
+    s3.script("start");
+    for (id, seed, chunks) in [(&id, 9, 10), (&second_id, 10, 3)] {
+        until_processed(&base, id).await;
+        let name = get_json(&format!("{base}/api/recordings/{id}"))
+            .await
+            .unwrap()["fileName"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let (code, body) = download(&base, &name).await;
+        assert_eq!(code, 200);
+        let sent: Vec<u8> = (0..chunks).flat_map(|c| chunk(seed, c)).collect();
+        assert_eq!(body, sent, "recording {id} stored as sent");
+    }
+    assert_eq!(
+        std::fs::read_dir(data.path().join("partial"))
+            .unwrap()
+            .count(),
+        0,
+        "nothing left waiting on the host"
+    );
+}
+
+fn start_refused(data: &Path, env: &[(String, String)]) -> String {
+    let out = Command::new(common::binary("audio"))
+        .args(audio_args(free_port(), data))
+        .env("RUST_LOG", "off")
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    String::from_utf8(out.stderr).unwrap()
+}
+
+#[actix_rt::test]
+async fn a_wrong_bucket_or_recordings_url_stops_the_start_with_one_clear_line() {
+    let s3 = S3::start();
+    let data = tempfile::tempdir().unwrap();
+    for (url, reason) in [
+        (
+            "s3://no-such-bucket/x",
+            "s3://no-such-bucket/x cannot be listed",
+        ),
+        ("file:///tmp/recordings", "is not an s3:// URL"),
+        ("s3:///prefix-only", "names no bucket"),
+    ] {
+        let mut env = s3.env.clone();
+        env.push(("AUDIO_RECORDINGS_URL".into(), url.into()));
+        let stderr = start_refused(data.path(), &env);
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{stderr}");
+        assert!(lines[0].starts_with("audio: cannot start: "), "{stderr}");
+        assert!(lines[0].contains(reason), "{url}: {stderr}");
+        assert!(
+            !stderr.contains("audio-test-secret"),
+            "the secret key was printed: {stderr}"
+        );
+    }
+}
