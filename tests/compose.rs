@@ -63,27 +63,47 @@ fn every_service_is_built_health_checked_restarted_and_ordered() {
     let all = services(&compose);
     let names: BTreeSet<&str> = all.iter().map(|(n, _)| n.as_str()).collect();
     for expected in [
-        "kafka", "kafka-ui", "kafdrop", "registry", "postgres", "audio-1", "audio-2", "gateway",
+        "kafka",
+        "kafka-ui",
+        "kafdrop",
+        "registry",
+        "postgres",
+        "s3",
+        "s3-bucket",
+        "audio-1",
+        "audio-2",
+        "gateway",
     ] {
         assert!(names.contains(expected), "no service {expected}");
     }
+    // One-shot jobs (the bucket's set-up) run to completion: retried on failure, waited for.
+    let jobs: BTreeSet<&str> = ["s3-bucket"].into();
     for (name, service) in &all {
         assert!(
             service["image"].is_string() || !service["build"].is_null(),
             "{name}: no image or build"
         );
+        if let Some(deps) = service["depends_on"].as_mapping() {
+            for (dep, condition) in deps {
+                let dep = dep.as_str().unwrap();
+                assert!(names.contains(dep), "{name} depends on unknown {dep}");
+                let wanted = if jobs.contains(dep) {
+                    "service_completed_successfully"
+                } else {
+                    "service_healthy"
+                };
+                assert_eq!(condition["condition"], wanted, "{name} -> {dep}");
+            }
+        }
+        if jobs.contains(name.as_str()) {
+            assert_eq!(service["restart"], "on-failure", "{name}");
+            continue;
+        }
         let test = service["healthcheck"]["test"]
             .as_sequence()
             .unwrap_or_else(|| panic!("{name}: no healthcheck"));
         assert!(test.len() >= 2, "{name}: empty healthcheck");
         assert!(service["restart"].is_string(), "{name}: no restart policy");
-        if let Some(deps) = service["depends_on"].as_mapping() {
-            for (dep, condition) in deps {
-                let dep = dep.as_str().unwrap();
-                assert!(names.contains(dep), "{name} depends on unknown {dep}");
-                assert_eq!(condition["condition"], "service_healthy", "{name} -> {dep}");
-            }
-        }
     }
     // Our services are built from the repository's Dockerfile; Kafka is the official image.
     for name in ["registry", "audio-1", "audio-2", "gateway"] {
@@ -112,8 +132,16 @@ fn every_service_is_built_health_checked_restarted_and_ordered() {
     };
     assert_eq!(
         depends("audio-1"),
-        ["kafka", "postgres", "registry"].map(String::from).into()
+        ["kafka", "postgres", "registry", "s3-bucket"]
+            .map(String::from)
+            .into()
     );
+    assert_eq!(depends("s3-bucket"), ["s3"].map(String::from).into());
+    let s3 = &all.iter().find(|(n, _)| n == "s3").unwrap().1;
+    assert!(s3["image"]
+        .as_str()
+        .unwrap()
+        .starts_with("chrislusf/seaweedfs:4."));
     let postgres = &all.iter().find(|(n, _)| n == "postgres").unwrap().1;
     assert!(postgres["image"]
         .as_str()
@@ -130,6 +158,19 @@ fn every_service_is_built_health_checked_restarted_and_ordered() {
         url.starts_with("postgres://audio:") && url.ends_with("@postgres:5432/audio"),
         "{url}"
     );
+    // Their recordings are that store's bucket, which the job makes.
+    let var = |name: &str| {
+        audio_env
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("audio-1 sets {name}"))
+    };
+    assert_eq!(var("AUDIO_RECORDINGS_URL"), "s3://recordings");
+    assert_eq!(var("AWS_ENDPOINT"), "http://s3:8333");
+    let job = &all.iter().find(|(n, _)| n == "s3-bucket").unwrap().1;
+    let script = job["entrypoint"][2].as_str().unwrap();
+    assert!(script.contains("http://s3:8333/recordings"), "{script}");
     assert_eq!(
         depends("gateway"),
         ["audio-1", "audio-2", "registry"].map(String::from).into()
@@ -156,24 +197,29 @@ fn only_the_gateway_and_the_two_uis_are_published() {
 }
 
 #[test]
-fn two_audio_instances_share_one_recordings_volume() {
+fn two_audio_instances_each_have_a_volume_of_their_own() {
     let compose = load("docker-compose.yml");
     let all = services(&compose);
-    let audio: Vec<&Value> = all
+    let audio: Vec<(&String, &Value)> = all
         .iter()
         .filter(|(n, _)| n.starts_with("audio-"))
-        .map(|(_, s)| s)
+        .map(|(n, s)| (n, s))
         .collect();
     assert_eq!(audio.len(), 2);
     let mut advertised = BTreeSet::new();
-    for service in &audio {
+    for (name, service) in &audio {
         let volumes: Vec<&str> = service["volumes"]
             .as_sequence()
             .unwrap()
             .iter()
             .map(|v| v.as_str().unwrap())
             .collect();
-        assert_eq!(volumes, ["recordings:/data"]);
+        // Only work in progress is local; the index and the recordings are shared services.
+        assert_eq!(volumes, [format!("{name}-data:/data")]);
+        assert!(compose["volumes"]
+            .as_mapping()
+            .unwrap()
+            .contains_key(format!("{name}-data")));
         let env = environment(service);
         assert!(env.contains(&("AUDIO_DATA_DIR".into(), "/data".into())));
         advertised.insert(
@@ -189,10 +235,7 @@ fn two_audio_instances_share_one_recordings_volume() {
         ["audio-1", "audio-2"].map(String::from).into(),
         "each instance registers its own address"
     );
-    assert!(
-        compose["volumes"]["recordings"].is_null() || compose["volumes"]["recordings"].is_mapping()
-    );
-    assert!(compose["volumes"]
+    assert!(!compose["volumes"]
         .as_mapping()
         .unwrap()
         .contains_key("recordings"));
@@ -204,7 +247,20 @@ fn every_variable_set_is_read_by_the_service_and_every_required_one_is_set() {
     let known = |name: &str| match name {
         "registry" => reads(registry::Settings::command()),
         "gateway" => reads(gateway::Settings::command()),
-        _ => reads(audio::Settings::command()),
+        _ => {
+            let mut names = reads(audio::Settings::command());
+            // The S3 client (object_store) reads the standard AWS variables itself.
+            for aws in [
+                "AWS_ENDPOINT",
+                "AWS_ACCESS_KEY_ID",
+                "AWS_SECRET_ACCESS_KEY",
+                "AWS_REGION",
+                "AWS_ALLOW_HTTP",
+            ] {
+                names.insert(aws.into());
+            }
+            names
+        }
     };
     let required: &[(&str, &[&str])] = &[
         ("registry", &["REGISTRY_HOST", "REGISTRY_PORT"]),
@@ -218,6 +274,8 @@ fn every_variable_set_is_read_by_the_service_and_every_required_one_is_set() {
                 "AUDIO_ADVERTISE_HOST",
                 "KAFKA_BROKERS",
                 "AUDIO_DATABASE_URL",
+                "AUDIO_RECORDINGS_URL",
+                "AWS_ENDPOINT",
             ],
         ),
         (
@@ -230,6 +288,8 @@ fn every_variable_set_is_read_by_the_service_and_every_required_one_is_set() {
                 "AUDIO_ADVERTISE_HOST",
                 "KAFKA_BROKERS",
                 "AUDIO_DATABASE_URL",
+                "AUDIO_RECORDINGS_URL",
+                "AWS_ENDPOINT",
             ],
         ),
         ("gateway", &["GATEWAY_HOST", "GATEWAY_PORT", "REGISTRY_URL"]),

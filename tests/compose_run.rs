@@ -114,7 +114,21 @@ async fn the_compose_services_run_together_and_record_through_the_gateway() {
     let text = std::fs::read_to_string(root().join("compose/docker-compose.yml")).unwrap();
     let mut compose: Value = serde_yaml::from_str(&text).unwrap();
     compose.apply_merge().unwrap();
-    let data = tempfile::tempdir().unwrap();
+    // The compose network's S3 store is the one scripts/test started (its bucket audio-test),
+    // a prefix of this run's own standing in for the bucket the job makes.
+    let s3 = |name: &str| {
+        std::env::var(name).unwrap_or_else(|_| {
+            panic!("{name} must describe a running S3 server: run the tests with scripts/test")
+        })
+    };
+    let (s3_endpoint, s3_key, s3_secret) = (
+        s3("STACK_TEST_S3_ENDPOINT"),
+        s3("STACK_TEST_S3_ACCESS_KEY"),
+        s3("STACK_TEST_S3_SECRET_KEY"),
+    );
+    let bucket = format!("s3://audio-test/compose-{}", uuid::Uuid::new_v4().simple());
+    // A volume of each instance's own.
+    let volumes = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
     let (registry_port, gateway_port) = (free_port(), free_port());
     let audio_ports = [free_port(), free_port()];
 
@@ -132,17 +146,29 @@ async fn the_compose_services_run_together_and_record_through_the_gateway() {
     healthy(&format!("http://127.0.0.1:{registry_port}/health")).await;
     for (i, name) in ["audio-1", "audio-2"].into_iter().enumerate() {
         let port = audio_ports[i];
-        let data_dir = data.path().to_owned();
+        let data_dir = volumes[i].path().to_owned();
         let database = database.clone();
+        let (bucket, s3_endpoint) = (bucket.clone(), s3_endpoint.clone());
+        let (s3_key, s3_secret) = (s3_key.clone(), s3_secret.clone());
         services.push(start(&compose, name, &move |key, value| match key {
             // The compose network's PostgreSQL, with its password, is the test's.
             "AUDIO_DATABASE_URL" => {
                 assert!(value.ends_with("@postgres:5432/audio"), "{value}");
                 Some(database.clone())
             }
+            "AUDIO_RECORDINGS_URL" => {
+                assert_eq!(value, "s3://recordings");
+                Some(bucket.clone())
+            }
+            "AWS_ENDPOINT" => {
+                assert_eq!(value, "http://s3:8333");
+                Some(s3_endpoint.clone())
+            }
+            "AWS_ACCESS_KEY_ID" => Some(s3_key.clone()),
+            "AWS_SECRET_ACCESS_KEY" => Some(s3_secret.clone()),
             "AUDIO_PORT" => Some(port.to_string()),
             "AUDIO_ADVERTISE_HOST" => Some("127.0.0.1".into()),
-            // The shared volume.
+            // The instance's own volume.
             "AUDIO_DATA_DIR" => Some(data_dir.display().to_string()),
             "HEALTHCHECK_URL" => None,
             _ => Some(network(value)),
@@ -237,7 +263,8 @@ async fn the_compose_services_run_together_and_record_through_the_gateway() {
         actix_rt::time::sleep(Duration::from_millis(200)).await;
     }
 
-    // Both instances list it from the shared index, each answering on its own.
+    // Both instances list it from the shared index and serve it from the shared store, each
+    // answering on its own.
     for port in audio_ports {
         let mut response = client
             .get(format!("http://127.0.0.1:{port}/api/recordings/{id}"))
@@ -246,6 +273,14 @@ async fn the_compose_services_run_together_and_record_through_the_gateway() {
             .unwrap();
         let meta: serde_json::Value = response.json().await.unwrap_or_default();
         assert_eq!(meta["status"], "ready", "instance on {port}: {meta}");
+        let mut response = client
+            .get(format!("http://127.0.0.1:{port}/api/recordings/{id}/audio"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200, "instance on {port}");
+        let body = response.body().limit(1 << 20).await.unwrap();
+        assert_eq!(body.len() as u64, meta["size"].as_u64().unwrap());
     }
 
     // SIGTERM, as `docker compose down` sends: each service exits 0.
