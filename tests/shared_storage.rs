@@ -385,3 +385,181 @@ async fn a_wrong_bucket_or_recordings_url_stops_the_start_with_one_clear_line() 
         );
     }
 }
+
+/// Sends `record-resume` on a fresh socket through `url` until the recording is no longer
+/// held by its lost host (its lease runs out); answers the `resumed` frame.
+async fn resume_when_free(url: &str, id: &str, token: &str) -> (Socket, Value) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut socket = connect(url).await;
+        let resume = json!({"action": "record-resume", "recordingId": id, "resumeToken": token});
+        socket
+            .send(ws::Message::Text(resume.to_string().into()))
+            .await
+            .unwrap();
+        let answer = next(&mut socket).await;
+        if answer["type"] == "resumed" {
+            return (socket, answer);
+        }
+        assert_eq!(answer["code"], "recording-busy", "{answer}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still busy after 30 s: {answer}"
+        );
+        actix_rt::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[actix_rt::test]
+async fn a_host_killed_mid_recording_is_resumed_on_another_from_the_shared_store() {
+    let s3 = S3::start();
+    let database = fresh_database().await;
+    let env = s3.audio_env(&database, "host-loss");
+    let (registry_port, gateway_port) = (free_port(), free_port());
+    let audio_ports = [free_port(), free_port()];
+    let folders = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let _registry = registry(registry_port);
+    let mut instances: Vec<Option<Proc>> = (0..2)
+        .map(|i| {
+            let mut args = registered_audio_args(audio_ports[i], folders[i].path(), registry_port);
+            // Segments every 300 ms: a lost host's lease runs out after 900 ms.
+            args.extend(["--segment-interval-ms".into(), "300".into()]);
+            Some(audio_with(args, &env))
+        })
+        .collect();
+    let _gateway = gateway(gateway_port, registry_port);
+    until(
+        Duration::from_secs(20),
+        "gateway sees both instances",
+        || async {
+            get_json(&format!("http://127.0.0.1:{gateway_port}/health"))
+                .await
+                .is_some_and(|h| {
+                    h["upstreams"]["AUDIO-SERVICE"]
+                        .as_array()
+                        .is_some_and(|a| a.len() == 2)
+                })
+        },
+    )
+    .await;
+
+    let url = format!("ws://127.0.0.1:{gateway_port}/ws/record");
+    let mut socket = connect(&url).await;
+    let start = json!({"action": "record-start", "metaId": "host-loss"});
+    socket
+        .send(ws::Message::Text(start.to_string().into()))
+        .await
+        .unwrap();
+    let started = next(&mut socket).await;
+    let (id, token) = (
+        started["recordingId"].as_str().unwrap().to_owned(),
+        started["resumeToken"].as_str().unwrap().to_owned(),
+    );
+    // The client keeps every chunk until the service says it is durable in the store.
+    let mut durable = 0u64;
+    let note = |frame: &Value, durable: &mut u64| {
+        if let Some(chunks) = frame["durable"]["chunks"].as_u64().or(frame["chunks"]
+            .as_u64()
+            .filter(|_| frame["type"] == "durable"))
+        {
+            *durable = (*durable).max(chunks);
+        }
+    };
+    for i in 0..8 {
+        socket
+            .send(ws::Message::Binary(chunk(7, i).into()))
+            .await
+            .unwrap();
+        let ack = loop {
+            let frame = next(&mut socket).await;
+            note(&frame, &mut durable);
+            if frame["type"] == "ack" {
+                break frame;
+            }
+        };
+        assert_eq!(ack["seq"], i);
+        assert!(
+            ack["durable"].is_object(),
+            "acks say how far it is durable: {ack}"
+        );
+    }
+    // Some of it reaches the store; then three more chunks, acknowledged but not yet durable.
+    while durable < 8 {
+        let frame = next(&mut socket).await;
+        note(&frame, &mut durable);
+    }
+    for i in 8..11 {
+        socket
+            .send(ws::Message::Binary(chunk(7, i).into()))
+            .await
+            .unwrap();
+        loop {
+            let frame = next(&mut socket).await;
+            note(&frame, &mut durable);
+            if frame["type"] == "ack" {
+                assert_eq!(frame["seq"], i);
+                break;
+            }
+        }
+    }
+
+    // kill -9 the host that holds it. Its data folder is not shared: what it had not flushed
+    // is gone with it.
+    let mut owner = None;
+    for (i, port) in audio_ports.iter().enumerate() {
+        let health = get_json(&format!("http://127.0.0.1:{port}/health"))
+            .await
+            .unwrap();
+        if health["sessions"]["liveRecordings"] == 1 {
+            owner = Some(i);
+        }
+    }
+    let owner = owner.expect("one instance holds the recording");
+    let mut victim = instances[owner].take().unwrap();
+    victim.0.kill().unwrap();
+    victim.0.wait().unwrap();
+    drop(victim);
+
+    // The client resumes through the gateway, on the other host, from the durable point, and
+    // resends what it kept.
+    let (mut socket, resumed) = resume_when_free(&url, &id, &token).await;
+    let next_seq = resumed["nextSeq"].as_u64().unwrap();
+    assert!(
+        (durable..=11).contains(&next_seq),
+        "resumed at {next_seq}, durable was {durable}: {resumed}"
+    );
+    assert_eq!(resumed["bytes"].as_u64().unwrap(), next_seq * 3000);
+    for i in next_seq..20 {
+        socket
+            .send(ws::Message::Binary(chunk(7, i as usize).into()))
+            .await
+            .unwrap();
+        loop {
+            let frame = next(&mut socket).await;
+            if frame["type"] == "ack" {
+                assert_eq!(frame["seq"], i);
+                break;
+            }
+        }
+    }
+    socket
+        .send(ws::Message::Text(r#"{"action":"record-end"}"#.into()))
+        .await
+        .unwrap();
+    let completed = loop {
+        let frame = next(&mut socket).await;
+        if frame["type"] == "completed" {
+            break frame;
+        }
+    };
+    assert_eq!(completed["bytes"], 20 * 3000);
+    let survivor = format!("http://127.0.0.1:{}", audio_ports[1 - owner]);
+    until_processed(&survivor, &id).await;
+    let (code, stored) = download(&survivor, completed["fileName"].as_str().unwrap()).await;
+    assert_eq!(code, 200);
+    let sent: Vec<u8> = (0..20).flat_map(|c| chunk(7, c)).collect();
+    assert_eq!(
+        stored, sent,
+        "the stored file is every byte the client sent"
+    );
+}

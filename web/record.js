@@ -50,7 +50,10 @@ class Session {
   constructor(stream, mimeType) {
     this.stream = stream;
     this.mimeType = mimeType;
-    this.pending = new Map(); // seq -> ArrayBuffer, until acknowledged
+    // seq -> ArrayBuffer, until the server has it for good: acknowledged, or, when its acks say
+    // how far the recording is durable in a shared store, durable there (a resume on another
+    // instance starts from that point, and these are sent again).
+    this.pending = new Map();
     this.nextSeq = 0;
     this.sendFrom = 0; // first seq not yet sent on the current socket
     this.sent = 0;
@@ -138,11 +141,14 @@ class Session {
 
   onMessage(message) {
     if (message.type === 'ack') {
-      for (const seq of [...this.pending.keys()]) if (seq <= message.seq) this.pending.delete(seq);
+      const keepFrom = message.durable ? message.durable.chunks : message.seq + 1;
+      for (const seq of [...this.pending.keys()]) if (seq < keepFrom) this.pending.delete(seq);
       this.acked = Math.max(this.acked, message.seq + 1);
       ui.acked.textContent = this.acked;
       ui.stored.textContent = formatBytes(message.bytes);
       this.maybeEnd();
+    } else if (message.type === 'durable') {
+      for (const seq of [...this.pending.keys()]) if (seq < message.chunks) this.pending.delete(seq);
     } else if (message.type === 'completed') {
       this.finished = true;
       this.ws.close(1000, 'done');
@@ -192,7 +198,7 @@ class Session {
 
   /** Ends the recording once the recorder has stopped and every chunk is acknowledged. */
   maybeEnd() {
-    if (this.stopping && this.recorderStopped && this.pending.size === 0 && this.ready && !this.endSent) {
+    if (this.stopping && this.recorderStopped && this.acked >= this.nextSeq && this.ready && !this.endSent) {
       this.endSent = true;
       this.ws.send(JSON.stringify({ action: 'record-end' }));
     }

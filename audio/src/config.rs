@@ -37,6 +37,12 @@ pub struct Settings {
     #[arg(long, env = "AUDIO_RECORDINGS_URL")]
     pub recordings_url: Option<String>,
 
+    /// With `AUDIO_RECORDINGS_URL`: how often a recording in progress is made durable in the
+    /// store (one segment per flush), in milliseconds. A host lost mid-recording loses at most
+    /// this much, which its client resends; its lease runs out after three times this.
+    #[arg(long, env = "AUDIO_SEGMENT_INTERVAL_MS", default_value_t = 5_000)]
+    pub segment_interval_ms: u64,
+
     /// Largest WebSocket frame accepted, in bytes (a larger one closes the socket with 1009).
     #[arg(long, env = "AUDIO_MAX_FRAME_BYTES", default_value_t = 1024 * 1024)]
     pub max_frame_bytes: usize,

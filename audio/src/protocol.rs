@@ -136,6 +136,14 @@ impl ErrorCode {
     }
 }
 
+/// How far a recording is durable in the shared store: its first `chunks` chunks (every seq
+/// below `chunks`), `bytes` bytes.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct DurableMark {
+    pub chunks: u64,
+    pub bytes: u64,
+}
+
 /// A frame the server sends.
 #[derive(Debug, Serialize)]
 #[serde(
@@ -156,6 +164,17 @@ pub enum ServerMessage {
         seq: u64,
         bytes: u64,
         duplicate: bool,
+        /// With recordings in a shared store: how far the recording is durable there. A client
+        /// keeps every chunk past it to resend after a resume elsewhere. Absent when every
+        /// acknowledged chunk is durable (the data folder is the shared storage).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        durable: Option<DurableMark>,
+    },
+    /// The shared store holds the recording up to here now: sent after each flush that moved
+    /// it, so a paused client can let its chunks go.
+    Durable {
+        chunks: u64,
+        bytes: u64,
     },
     Resumed {
         recording_id: RecordingId,
@@ -307,6 +326,7 @@ mod tests {
             seq: 3,
             bytes: 10,
             duplicate: false,
+            durable: None,
         }
         .to_json();
         assert_eq!(

@@ -37,6 +37,9 @@ pub struct Report {
     /// (whether the tail is the ramp-up's, the steady state's or the end's).
     pub ack_latency_ms_p99_by_10s: Vec<f64>,
     pub wall_s: f64,
+    /// With recordings in a shared store (acks that say how far a recording is durable): the
+    /// most chunks one session had to keep at once, sent but not yet durable. `null` otherwise.
+    pub most_chunks_kept_until_durable: Option<u64>,
     /// The whole machine's CPU from the first session's start to the last one's end (the
     /// end-of-run check left out); `null` where `/proc/stat` cannot be read.
     pub machine_cpu_during_sessions: Option<MachineCpu>,
@@ -108,6 +111,11 @@ impl Report {
             ack_latency_ms_max: percentile(&latencies, 1.0),
             ack_latency_ms_p99_by_10s: by_window,
             wall_s: wall.as_secs_f64(),
+            most_chunks_kept_until_durable: results
+                .iter()
+                .filter(|r| r.durable.is_some())
+                .map(|r| r.most_kept)
+                .max(),
             machine_cpu_during_sessions: machine_cpu,
         }
     }
@@ -136,6 +144,9 @@ impl Report {
             self.files_verified,
             self.files_corrupted
         );
+        if let Some(kept) = self.most_chunks_kept_until_durable {
+            println!("durable in the shared store as it went: at most {kept} chunks kept by one session until durable");
+        }
         println!(
             "{:.0} chunks/s, {:.2} MB/s; ack latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
             self.chunks_per_s,

@@ -21,6 +21,15 @@ struct Reply {
     #[serde(rename = "recordingId")]
     recording_id: Option<String>,
     bytes: Option<u64>,
+    /// On a `durable` frame: how many chunks the shared store holds.
+    chunks: Option<u64>,
+    /// On an ack, with recordings in a shared store: how far the recording is durable there.
+    durable: Option<DurableReply>,
+}
+
+#[derive(Deserialize)]
+struct DurableReply {
+    chunks: u64,
 }
 
 /// Where a session is, readable from another thread: a session still running at the run's bound
@@ -73,6 +82,10 @@ pub struct SessionResult {
     pub latencies_us: Vec<u32>,
     /// When each acked chunk was sent, beside its latency: the tail per window of the run.
     pub sent_at_acked: Vec<Instant>,
+    /// With recordings in a shared store: the chunks it holds for good, and the most chunks
+    /// this client had to keep (sent, not yet durable) at once. `None`: every ack was final.
+    pub durable: Option<u64>,
+    pub most_kept: u64,
 }
 
 type Socket = actix_codec::Framed<awc::BoxedSocket, ws::Codec>;
@@ -103,6 +116,14 @@ pub fn payload(session: usize, size: usize) -> Vec<u8> {
 }
 
 impl SessionResult {
+    /// The service says its shared store holds `chunks` chunks; `sent` are sent so far. The
+    /// chunks past that point are the ones this client keeps (to resend after a resume).
+    fn made_durable(&mut self, chunks: u64, sent: u64) {
+        let durable = self.durable.unwrap_or(0).max(chunks);
+        self.durable = Some(durable);
+        self.most_kept = self.most_kept.max(sent.saturating_sub(durable));
+    }
+
     /// A session that had not ended by the run's bound (what it did before is lost with it).
     pub fn unfinished(phase: &Phase) -> Self {
         let mut result = Self::default();
@@ -283,7 +304,13 @@ async fn handle_frame(
     match frame {
         Some(Ok(ws::Frame::Text(text))) => {
             match serde_json::from_slice::<Reply>(&text) {
+                Ok(reply) if reply.kind == "durable" => {
+                    result.made_durable(reply.chunks.unwrap_or(0), sent_at.len() as u64);
+                }
                 Ok(reply) if reply.kind == "ack" => {
+                    if let Some(durable) = &reply.durable {
+                        result.made_durable(durable.chunks, sent_at.len() as u64);
+                    }
                     if let Some(at) = reply.seq.and_then(|seq| sent_at.get(seq as usize)) {
                         let latency_us = at.elapsed().as_micros().min(u32::MAX as u128) as u32;
                         result.latencies_us.push(latency_us);

@@ -11,6 +11,7 @@ use super::SessionConfig;
 use crate::domain::{MetaId, RecordingId, RecordingMime, UserId};
 use crate::events::completed_entry;
 use crate::protocol::ErrorCode;
+use crate::storage::segments::{self, Durable};
 use crate::storage::{NewRecording, OpenRecording, RecordingMeta, RecordingState, StorageError};
 use crate::supervisor::{Attached, Finished, Leave, RecordingSupervisor, Started};
 
@@ -113,6 +114,40 @@ pub fn finish(
     async move { work.await.map_err(|err| StorageError::Io(err.into()))? }
 }
 
+/// What a flush of a recording in progress came to.
+pub enum Flushed {
+    /// The shared store holds it up to here now (or already did: the lease is renewed).
+    Durable { id: RecordingId, to: Durable },
+    /// Another instance took the recording over: this session must let it go.
+    LeaseLost(RecordingId),
+    /// The store or the index failed; the next flush tries again (the client keeps its
+    /// chunks until they are durable).
+    Failed(RecordingId, std::io::Error),
+}
+
+/// Makes what `recording` accepted since its last flush durable in the shared store, and
+/// renews its lease, off the arbiter. `None` when recordings in progress are not segmented.
+pub fn flush(recording: &OpenRecording) -> Option<impl Future<Output = Flushed> + 'static> {
+    let storage = recording.storage().clone();
+    if !storage.segmented() {
+        return None;
+    }
+    let (id, from) = (recording.id(), recording.durable());
+    let to = Durable {
+        chunks: recording.chunks(),
+        bytes: recording.bytes(),
+    };
+    let work = actix_web::rt::task::spawn_blocking(move || segments::flush(&storage, id, from, to));
+    Some(async move {
+        match work.await {
+            Ok(Ok(true)) => Flushed::Durable { id, to },
+            Ok(Ok(false)) => Flushed::LeaseLost(id),
+            Ok(Err(err)) => Flushed::Failed(id, err),
+            Err(err) => Flushed::Failed(id, std::io::Error::other(err)),
+        }
+    })
+}
+
 /// A session started a recording: the supervisor learns who holds it, and the live pages hear
 /// of it.
 pub fn announce_start(
@@ -164,7 +199,18 @@ pub fn leave(
                 }
             });
         }
-        Some(recording) => recording.detach(),
+        Some(recording) => {
+            // Another host may take it over at once (a client reconnecting elsewhere).
+            if recording.storage().segmented() {
+                let (storage, id) = (recording.storage().clone(), recording.id());
+                actix_web::rt::task::spawn_blocking(move || {
+                    if let Err(err) = segments::release(&storage, id) {
+                        log::warn!("recording {id}: lease not released: {err}");
+                    }
+                });
+            }
+            recording.detach()
+        }
         None => {}
     }
     supervisor.do_send(Leave {

@@ -10,11 +10,11 @@ use actix_web_actors::ws::{self, CloseCode, CloseReason};
 use bytes::{Bytes, BytesMut};
 
 use super::end_grace::ChunkStyle;
-use super::recorder::{self, not_started, Refusal};
+use super::recorder::{self, not_started, Flushed, Refusal};
 use super::SessionConfig;
 use crate::cache_trim::{Trim, TrimMarks};
 use crate::domain::{with_decoded_chunk, RecordingId};
-use crate::protocol::{ClientMessage, ErrorCode, ParseError, ServerMessage};
+use crate::protocol::{ClientMessage, DurableMark, ErrorCode, ParseError, ServerMessage};
 use crate::storage::{AppendOutcome, OpenRecording, RecordingState, StorageError};
 use crate::supervisor::{Attached, EndForShutdown, Finished, Joined, RecordingSupervisor};
 
@@ -34,6 +34,8 @@ pub struct RecordingSession {
     style: ChunkStyle,
     /// `record-end` came and the finish waits for a late chunk (see `end_grace`).
     end_timer: Option<SpawnHandle>,
+    /// A flush to the shared store is under way (see `watch_durability`).
+    flushing: bool,
 }
 
 impl RecordingSession {
@@ -51,6 +53,7 @@ impl RecordingSession {
             idle_since: Some(Instant::now()),
             fragment: None,
             trim_marks: TrimMarks::default(),
+            flushing: false,
             style: ChunkStyle::default(),
             end_timer: None,
         }
@@ -108,6 +111,70 @@ impl RecordingSession {
                 ctx.ping(b"");
             }
         });
+    }
+
+    /// With recordings in a shared store: every few seconds, makes what the recording accepted
+    /// since durable there and renews this instance's lease on it (see `storage::segments`).
+    fn watch_durability(&self, ctx: &mut ws::WebsocketContext<Self>) {
+        if !self.config.storage.segmented() {
+            return;
+        }
+        ctx.run_interval(self.config.storage.segment_interval(), |act, ctx| {
+            if act.flushing {
+                return;
+            }
+            let Some(work) = act.recording.as_ref().and_then(recorder::flush) else {
+                return;
+            };
+            act.flushing = true;
+            ctx.spawn(work.into_actor(act).map(|flushed, act, ctx| {
+                act.flushing = false;
+                act.on_flushed(flushed, ctx);
+            }));
+        });
+    }
+
+    fn on_flushed(&mut self, flushed: Flushed, ctx: &mut ws::WebsocketContext<Self>) {
+        let ours = |id| self.recording.as_ref().is_some_and(|r| r.id() == id);
+        match flushed {
+            Flushed::Durable { id, to } if ours(id) => {
+                let Some(recording) = self.recording.as_mut() else {
+                    return;
+                };
+                let before = recording.durable();
+                recording.set_durable(to);
+                if to > before {
+                    self.send(
+                        ctx,
+                        &ServerMessage::Durable {
+                            chunks: to.chunks,
+                            bytes: to.bytes,
+                        },
+                    );
+                }
+            }
+            Flushed::LeaseLost(id) if ours(id) => {
+                log::warn!(
+                    "session {}: recording {id} was taken over by another instance",
+                    self.session_id
+                );
+                // Not ended, not released: it is another instance's now.
+                drop(self.recording.take());
+                self.idle_since = Some(Instant::now());
+                self.fail(
+                    ctx,
+                    ErrorCode::RecordingBusy,
+                    format!("recording {id} was taken over by another instance; resume it there"),
+                );
+            }
+            Flushed::Failed(id, err) if ours(id) => {
+                log::warn!(
+                    "session {}: recording {id} not made durable yet: {err}",
+                    self.session_id
+                );
+            }
+            _ => {} // a recording this session no longer holds
+        }
     }
 
     /// Asks for the recording's older bytes to leave the page cache (see `cache_trim`).
@@ -236,22 +303,30 @@ impl RecordingSession {
         // A positioned write into the page cache: it survives a crash of this process and is
         // cheap enough to do on the arbiter; fsync waits for the end of the recording.
         match recording.append(seq, chunk, self.config.max_recording_bytes) {
-            Ok(AppendOutcome::Written { seq, bytes }) => self.send(
-                ctx,
-                &ServerMessage::Ack {
-                    seq,
-                    bytes,
-                    duplicate: false,
-                },
-            ),
-            Ok(AppendOutcome::Duplicate { seq, bytes }) => self.send(
-                ctx,
-                &ServerMessage::Ack {
-                    seq,
-                    bytes,
-                    duplicate: true,
-                },
-            ),
+            Ok(AppendOutcome::Written { seq, bytes }) => {
+                let durable = durable_mark(recording);
+                self.send(
+                    ctx,
+                    &ServerMessage::Ack {
+                        seq,
+                        bytes,
+                        duplicate: false,
+                        durable,
+                    },
+                )
+            }
+            Ok(AppendOutcome::Duplicate { seq, bytes }) => {
+                let durable = durable_mark(recording);
+                self.send(
+                    ctx,
+                    &ServerMessage::Ack {
+                        seq,
+                        bytes,
+                        duplicate: true,
+                        durable,
+                    },
+                )
+            }
             Err(err) => {
                 if let StorageError::Io(_) = err {
                     log::error!("session {}: chunk not stored: {err}", self.session_id);
@@ -468,6 +543,7 @@ impl Actor for RecordingSession {
     fn started(&mut self, ctx: &mut Self::Context) {
         self.watch_heartbeat(ctx);
         self.watch_cache(ctx);
+        self.watch_durability(ctx);
         self.supervisor.do_send(Joined {
             session_id: self.session_id.clone(),
             actor: ctx.address().recipient(),
@@ -539,4 +615,16 @@ impl Handler<EndForShutdown> for RecordingSession {
             }),
         )
     }
+}
+
+/// How far the recording is durable, for its acknowledgements: only when that differs from
+/// what is acknowledged (recordings in a shared store).
+fn durable_mark(recording: &OpenRecording) -> Option<DurableMark> {
+    recording.storage().segmented().then(|| {
+        let durable = recording.durable();
+        DurableMark {
+            chunks: durable.chunks,
+            bytes: durable.bytes,
+        }
+    })
 }

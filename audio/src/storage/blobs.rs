@@ -309,6 +309,64 @@ impl Blobs {
         })
     }
 
+    /// Writes an object of the store's own (a segment of a recording in progress), by its path
+    /// under the store's root. Blocking.
+    pub(super) fn put_object(&self, path: &str, bytes: Vec<u8>) -> io::Result<()> {
+        let store = self.inner.store.clone();
+        let location = ObjectPath::from(path);
+        self.block_on(async move {
+            store
+                .put(&location, PutPayload::from(bytes))
+                .await
+                .map(|_| ())
+                .map_err(io::Error::other)
+        })
+    }
+
+    /// An object of the store's own, or `None`. Blocking.
+    pub(super) fn get_object(&self, path: &str) -> io::Result<Option<Vec<u8>>> {
+        let store = self.inner.store.clone();
+        let location = ObjectPath::from(path);
+        self.block_on(async move {
+            match store.get(&location).await {
+                Ok(result) => Ok(Some(result.bytes().await?.to_vec())),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(err) => Err(io::Error::other(err)),
+            }
+        })
+    }
+
+    /// The objects under `prefix` whose names are numbers, by number, with their paths.
+    /// Blocking.
+    pub(super) fn list_objects(&self, prefix: &str) -> io::Result<Vec<(u64, String)>> {
+        let store = self.inner.store.clone();
+        let location = ObjectPath::from(prefix);
+        self.block_on(async move {
+            let mut listed = Vec::new();
+            let mut objects = store.list(Some(&location));
+            while let Some(object) = objects.next().await {
+                let object = object.map_err(io::Error::other)?;
+                if let Some(number) = object.location.filename().and_then(|n| n.parse().ok()) {
+                    listed.push((number, object.location.to_string()));
+                }
+            }
+            listed.sort();
+            Ok(listed)
+        })
+    }
+
+    /// Removes an object of the store's own; one that is not there is not an error. Blocking.
+    pub(super) fn delete_object(&self, path: &str) -> io::Result<()> {
+        let store = self.inner.store.clone();
+        let location = ObjectPath::from(path);
+        self.block_on(async move {
+            match store.delete(&location).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                Err(err) => Err(io::Error::other(err)),
+            }
+        })
+    }
+
     /// A recording's size, entity tag and time, or `None` when there is no such object.
     pub async fn head(&self, name: &FileName) -> io::Result<Option<BlobMeta>> {
         let store = self.inner.store.clone();

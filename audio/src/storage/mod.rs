@@ -27,15 +27,18 @@ mod index;
 mod layout;
 mod meta;
 mod open;
+pub mod segments;
 mod sweep;
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
+use atomic::write_atomically;
 use layout::Layout;
 
 pub use blobs::{BlobMeta, BlobStream, Blobs};
-pub use index::{redact, Page, RecordingIndex, RecordingQuery, SqlIndex};
+pub use index::{redact, Lease, Page, RecordingIndex, RecordingQuery, SqlIndex};
 pub use meta::{Processing, RecordingMeta, RecordingState};
 pub use open::{AppendOutcome, NewRecording, OpenRecording, StorageError};
 pub use sweep::{end_abandoned, Swept};
@@ -48,6 +51,12 @@ pub struct Storage {
     index: Arc<dyn RecordingIndex>,
     outbox: kafka_core::Outbox,
     blobs: Blobs,
+    /// This instance's name in leases: kept in `<data>/instance-id`, so a restart is the same
+    /// holder (and every process sharing one folder is one holder, the file locks deciding
+    /// between them).
+    instance: Arc<str>,
+    /// How often a recording in progress is made durable in a remote store.
+    segment_interval: Duration,
 }
 
 impl std::fmt::Debug for Storage {
@@ -81,12 +90,40 @@ impl Storage {
         index::import_meta_folder(&layout, index.as_ref())?;
         let outbox = kafka_core::Outbox::new(index.clone());
         index::import_outbox_folder(&layout, &outbox)?;
+        let instance = if blobs.is_remote() {
+            instance_id(&layout)?
+        } else {
+            uuid::Uuid::new_v4().to_string()
+        };
         Ok(Self {
             layout,
             index,
             outbox,
             blobs,
+            instance: instance.into(),
+            segment_interval: Duration::from_secs(5),
         })
+    }
+
+    /// Sets how often a recording in progress is made durable in a remote store.
+    pub fn with_segment_interval(mut self, interval: Duration) -> Self {
+        self.segment_interval = interval.max(Duration::from_millis(100));
+        self
+    }
+
+    /// Whether recordings in progress are made durable in the shared store as they go
+    /// (`segments`): with a remote store only.
+    pub fn segmented(&self) -> bool {
+        self.blobs.is_remote()
+    }
+
+    pub fn segment_interval(&self) -> Duration {
+        self.segment_interval
+    }
+
+    /// This instance's name in leases.
+    pub fn instance(&self) -> &str {
+        &self.instance
     }
 
     fn layout(&self) -> &Layout {
@@ -111,4 +148,18 @@ impl Storage {
     pub fn outbox(&self) -> &kafka_core::Outbox {
         &self.outbox
     }
+}
+
+/// The data folder's instance id, made once.
+fn instance_id(layout: &Layout) -> std::io::Result<String> {
+    let path = layout.root().join("instance-id");
+    match std::fs::read_to_string(&path) {
+        Ok(id) if !id.trim().is_empty() => return Ok(id.trim().to_owned()),
+        Ok(_) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        Err(err) => return Err(err),
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    write_atomically(&path, id.as_bytes())?;
+    Ok(id)
 }

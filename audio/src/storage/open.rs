@@ -8,12 +8,13 @@ use chrono::Utc;
 use sha2::{Digest, Sha256};
 
 use super::atomic::sync_dir;
+use super::segments::{self, Durable};
 use super::{Layout, RecordingMeta, RecordingState, Storage};
 use crate::domain::{FileName, MetaId, RecordingId, RecordingMime, UserId};
 use kafka_core::OutboxEntry;
 
 /// Size of one chunk-index entry: the chunk's seq and the file length after it, both u64 LE.
-const INDEX_ENTRY: u64 = 16;
+pub(super) const INDEX_ENTRY: u64 = 16;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -64,6 +65,8 @@ pub struct OpenRecording {
     bytes: u64,
     chunks: u64,
     last_seq: Option<u64>,
+    /// How far the shared store holds it (segments), when recordings in progress go there.
+    durable: Durable,
 }
 
 impl OpenRecording {
@@ -118,6 +121,13 @@ impl OpenRecording {
             remove_partial_files(layout, new.id);
             return Err(err.into());
         }
+        if storage.segmented() {
+            // This instance holds it; its session renews the lease as it flushes segments.
+            if let Err(err) = segments::hold(storage, new.id, None) {
+                remove_partial_files(layout, new.id);
+                return Err(err.into());
+            }
+        }
         Ok(Self {
             storage: storage.clone(),
             meta,
@@ -126,6 +136,7 @@ impl OpenRecording {
             bytes: 0,
             chunks: 0,
             last_seq: None,
+            durable: Durable::default(),
         })
     }
 
@@ -182,6 +193,10 @@ impl OpenRecording {
             .open(layout.part_file(id))
         {
             Ok(file) => file,
+            // Started on another host: taken over from the shared store, if its holder is gone.
+            Err(err) if err.kind() == io::ErrorKind::NotFound && storage.segmented() => {
+                return Self::adopt(storage, id)
+            }
             Err(err) if err.kind() == io::ErrorKind::NotFound => {
                 return Err(StorageError::NotFound)
             }
@@ -192,6 +207,19 @@ impl OpenRecording {
         // waited has changed its status.
         let meta = load_meta(storage, id)?;
         ensure_state(&meta, allowed)?;
+        let mut durable = Durable::default();
+        if storage.segmented() && meta.status == RecordingState::Recording {
+            // Another host may have taken it over meanwhile; then the copy here is stale.
+            if !segments::hold(storage, id, None)? {
+                return Err(StorageError::Busy);
+            }
+            if let Some(lease) = storage.index().lease(id)? {
+                durable = Durable {
+                    chunks: lease.durable_chunks,
+                    bytes: lease.durable_bytes,
+                };
+            }
+        }
         let index = OpenOptions::new()
             .read(true)
             .write(true)
@@ -206,6 +234,56 @@ impl OpenRecording {
             bytes: 0,
             chunks: 0,
             last_seq: None,
+            durable,
+        };
+        recording.repair()?;
+        Ok(recording)
+    }
+
+    /// Takes over a recording another host started and lost (its lease ran out, or its session
+    /// let it go): its files are rebuilt here from the segments in the shared store, up to its
+    /// durable point; its client resends the rest. Of two hosts taking it at once, the lease
+    /// decides.
+    fn adopt(storage: &Storage, id: RecordingId) -> Result<Self, StorageError> {
+        let meta = load_meta(storage, id)?;
+        if meta.status != RecordingState::Recording {
+            // Ended, or waiting as `storing` on the host that holds its bytes.
+            return Err(StorageError::AlreadyEnded(meta.status.as_str()));
+        }
+        if !segments::hold(storage, id, None)? {
+            return Err(StorageError::Busy);
+        }
+        let lease = storage.index().lease(id)?.ok_or(StorageError::NotFound)?;
+        let upto = Durable {
+            chunks: lease.durable_chunks,
+            bytes: lease.durable_bytes,
+        };
+        let layout = storage.layout();
+        let (data, index) = match Self::create_files(layout, id) {
+            Ok(files) => files,
+            Err(StorageError::Io(err)) if err.kind() == io::ErrorKind::AlreadyExists => {
+                return Err(StorageError::Busy)
+            }
+            Err(err) => return Err(err),
+        };
+        if let Err(err) = segments::restore(storage, id, upto, &data, &index) {
+            remove_partial_files(layout, id);
+            return Err(err.into());
+        }
+        log::info!(
+            "recording {id} taken over from the shared store at {} bytes ({} chunks)",
+            upto.bytes,
+            upto.chunks
+        );
+        let mut recording = Self {
+            storage: storage.clone(),
+            meta,
+            data,
+            index,
+            bytes: 0,
+            chunks: 0,
+            last_seq: None,
+            durable: upto,
         };
         recording.repair()?;
         Ok(recording)
@@ -358,6 +436,9 @@ impl OpenRecording {
             return Err(StorageError::AlreadyEnded("finished by another owner"));
         }
         remove_partial_files(self.storage.layout(), self.meta.id);
+        if self.storage.segmented() {
+            segments::discard(&self.storage, self.meta.id);
+        }
         Ok(self.meta)
     }
 
@@ -444,6 +525,29 @@ impl OpenRecording {
 
     pub fn chunks(&self) -> u64 {
         self.chunks
+    }
+
+    /// How far the shared store holds it; everything when recordings in progress are not
+    /// segmented (the data folder is the shared storage).
+    pub fn durable(&self) -> Durable {
+        if self.storage.segmented() {
+            self.durable
+        } else {
+            Durable {
+                chunks: self.chunks,
+                bytes: self.bytes,
+            }
+        }
+    }
+
+    /// The shared store now holds it up to `durable` (a flush by its session).
+    pub fn set_durable(&mut self, durable: Durable) {
+        self.durable = self.durable.max(durable);
+    }
+
+    /// The storage it belongs to.
+    pub fn storage(&self) -> &Storage {
+        &self.storage
     }
 
     pub fn last_seq(&self) -> Option<u64> {

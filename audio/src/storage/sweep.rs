@@ -94,5 +94,47 @@ pub fn end_abandoned(
             Err(err) => log::warn!("sweep: recording {id} could not be ended: {err}"),
         }
     }
+    if storage.segmented() {
+        end_orphans(storage, grace, announce, &mut swept);
+    }
     swept
+}
+
+/// Ends, as `interrupted`, the recordings of hosts that are gone (their lease ran out, and
+/// nobody resumed them since), from what their segments hold in the shared store. The host
+/// itself, if it is only restarting, gets there first: it waits the grace, this waits twice it
+/// past the lease.
+fn end_orphans(
+    storage: &Storage,
+    grace: Duration,
+    announce: &dyn Fn(&RecordingMeta) -> std::io::Result<Option<kafka_core::OutboxEntry>>,
+    swept: &mut Swept,
+) {
+    let before = chrono::Utc::now()
+        - chrono::Duration::from_std(grace * 2).unwrap_or(chrono::Duration::minutes(2));
+    let orphans = match storage.index().expired_leases(before, 50) {
+        Ok(ids) => ids,
+        Err(err) => {
+            log::warn!("sweep: {err}");
+            return;
+        }
+    };
+    for id in orphans {
+        if storage.layout().part_file(id).exists() {
+            continue; // here: the loop over the partial folder has it
+        }
+        match OpenRecording::reclaim(storage, id)
+            .and_then(|r| r.finish(RecordingState::Interrupted, announce))
+        {
+            Ok(meta) => {
+                log::info!(
+                    "recording {id} of a host that is gone ended as interrupted ({} bytes kept)",
+                    meta.size
+                );
+                swept.ended.push(meta);
+            }
+            Err(StorageError::Busy | StorageError::AlreadyEnded(_) | StorageError::NotFound) => {}
+            Err(err) => log::warn!("sweep: recording {id} could not be ended: {err}"),
+        }
+    }
 }

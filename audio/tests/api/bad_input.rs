@@ -43,9 +43,10 @@ async fn every_bad_frame_gets_a_clear_error_and_loses_nothing_accepted() {
         .filter(|name| !name.starts_with("audio.db"))
         .collect();
     outside.sort();
-    // The local store is the data folder's `recordings/`; S3 leaves only the partial folder.
+    // The local store is the data folder's `recordings/`; with S3 the folder holds only the
+    // partial folder and the instance's name in leases.
     let expected: &[&str] = match app.recordings_url {
-        Some(_) => &["partial"],
+        Some(_) => &["instance-id", "partial"],
         None => &["partial", "recordings"],
     };
     assert_eq!(outside, expected);

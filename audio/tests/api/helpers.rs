@@ -29,7 +29,11 @@ impl TestApp {
     }
 
     pub async fn ws(&self) -> WsClient {
-        WsClient::connect(&format!("ws://{}/ws/record", self.address)).await
+        WsClient::connect_to(
+            &format!("ws://{}/ws/record", self.address),
+            self.recordings_url.is_some(),
+        )
+        .await
     }
 
     /// Asks for one more session and expects the upgrade refused with 503.
@@ -143,6 +147,8 @@ pub async fn spawn_app_in(
     let mut settings = Settings::for_data_dir(data_dir.path());
     settings.database_url = test_database().await;
     settings.recordings_url = test_recordings();
+    // Flushes to the shared store during the tests' recordings, not after them.
+    settings.segment_interval_ms = 200;
     settings.port = 0;
     settings.workers = 2;
     // The embedded bus, whatever KAFKA_BROKERS says (the Kafka tests are in tests/kafka.rs).
@@ -258,6 +264,11 @@ pub fn data_url(chunk: &[u8]) -> String {
 /// A WebSocket client that answers pings (unless told not to) and reads JSON frames.
 pub struct WsClient {
     framed: actix_codec::Framed<awc::BoxedSocket, ws::Codec>,
+    /// Whether the service keeps recordings in progress durable in a shared store (S3): then
+    /// every ack says how far (`durable`), and `durable` frames come as flushes land.
+    segmented: bool,
+    /// The durable point the service last reported, in chunks.
+    pub durable: Option<u64>,
 }
 
 pub enum Incoming {
@@ -273,7 +284,18 @@ impl WsClient {
             .connect()
             .await
             .expect("WebSocket connects");
-        Self { framed }
+        Self {
+            framed,
+            segmented: false,
+            durable: None,
+        }
+    }
+
+    /// The same, for a service whose recordings are in a shared store when `segmented`.
+    pub async fn connect_to(url: &str, segmented: bool) -> Self {
+        let mut client = Self::connect(url).await;
+        client.segmented = segmented;
+        client
     }
 
     pub async fn send_json(&mut self, value: Value) {
@@ -304,7 +326,28 @@ impl WsClient {
                 None => return Incoming::Closed(None),
                 Some(Err(err)) => panic!("WebSocket error: {err}"),
                 Some(Ok(ws::Frame::Text(text))) => {
-                    return Incoming::Json(serde_json::from_slice(&text).expect("JSON frame"))
+                    let mut value: Value = serde_json::from_slice(&text).expect("JSON frame");
+                    if value["type"] == "durable" {
+                        assert!(
+                            self.segmented,
+                            "a durable frame from a local store: {value}"
+                        );
+                        self.saw_durable(value["chunks"].as_u64().expect("chunks"));
+                        continue;
+                    }
+                    if value["type"] == "ack" {
+                        // The suite runs on both stores: the durable point is checked here
+                        // and taken off, so that the tests compare the rest as it is.
+                        let durable = value.as_object_mut().unwrap().remove("durable");
+                        assert_eq!(durable.is_some(), self.segmented, "{value} {durable:?}");
+                        if let Some(durable) = durable {
+                            let chunks = durable["chunks"].as_u64().expect("durable chunks");
+                            assert!(chunks <= value["seq"].as_u64().unwrap() + 1, "{durable}");
+                            assert!(durable["bytes"].as_u64() <= value["bytes"].as_u64());
+                            self.saw_durable(chunks);
+                        }
+                    }
+                    return Incoming::Json(value);
                 }
                 Some(Ok(ws::Frame::Ping(payload))) => {
                     self.framed.send(ws::Message::Pong(payload)).await.unwrap()
@@ -320,6 +363,10 @@ impl WsClient {
             Incoming::Json(value) => value,
             Incoming::Closed(reason) => panic!("socket closed: {reason:?}"),
         }
+    }
+
+    fn saw_durable(&mut self, chunks: u64) {
+        self.durable = Some(self.durable.unwrap_or(0).max(chunks));
     }
 
     /// Sends a frame and expects an error with `code` back.

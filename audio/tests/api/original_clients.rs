@@ -307,7 +307,11 @@ async fn bad_bodies_get_a_clear_4xx_and_lose_nothing_accepted() {
 #[actix_rt::test]
 async fn the_original_page_on_ws_audio_keeps_its_last_chunk() {
     let app = spawn_app_with(|s| s.end_grace_ms = 1_000).await;
-    let mut socket = WsClient::connect(&format!("ws://{}/ws/audio", app.address)).await;
+    let mut socket = WsClient::connect_to(
+        &format!("ws://{}/ws/audio", app.address),
+        app.recordings_url.is_some(),
+    )
+    .await;
     socket
         .send_json(
             json!({"action": "record-start", "metaId": "", "metaData": {"userId": "tester"}}),
@@ -356,7 +360,11 @@ async fn the_original_page_on_ws_audio_keeps_its_last_chunk() {
 #[actix_rt::test]
 async fn a_socket_that_closes_during_the_grace_still_ends_its_recording_as_asked() {
     let app = spawn_app_with(|s| s.end_grace_ms = 60_000).await;
-    let mut socket = WsClient::connect(&format!("ws://{}/ws/audio", app.address)).await;
+    let mut socket = WsClient::connect_to(
+        &format!("ws://{}/ws/audio", app.address),
+        app.recordings_url.is_some(),
+    )
+    .await;
     let started = socket.start(Some("closes")).await;
     let id = started["recordingId"].as_str().unwrap().to_owned();
     for chunk in second_chunks() {

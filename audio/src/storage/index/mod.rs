@@ -40,6 +40,17 @@ pub struct Page<T> {
     pub next_page: Option<usize>,
 }
 
+/// Who holds a recording in progress and how much of it is durable in the shared store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// The instance that holds it (`None`: nobody took it yet).
+    pub owner: Option<String>,
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+    /// Bytes and chunks stored as segments, from the start of the recording.
+    pub durable_bytes: u64,
+    pub durable_chunks: u64,
+}
+
 /// Where recordings' records are kept. A second implementation is real (a different database
 /// engine, a service in front of one), so the rest of the service sees only this.
 pub trait RecordingIndex: Send + Sync + 'static {
@@ -73,4 +84,27 @@ pub trait RecordingIndex: Send + Sync + 'static {
     /// The file names of finished recordings (any status but `recording`), newest first: the
     /// original's `/api/files`.
     fn finished_file_names(&self) -> io::Result<Vec<String>>;
+
+    /// Takes or renews the lease on a recording in progress for `owner` until `until`, and
+    /// with `durable` moves its durable point: only if it is still `recording` and nobody else
+    /// holds an unexpired lease (`now` decides). Answers whether it did.
+    fn hold(
+        &self,
+        id: RecordingId,
+        owner: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        until: chrono::DateTime<chrono::Utc>,
+        durable: Option<(u64, u64)>,
+    ) -> io::Result<bool>;
+
+    /// The lease of a recording in progress; `None` when there is no such recording.
+    fn lease(&self, id: RecordingId) -> io::Result<Option<Lease>>;
+
+    /// Recordings in progress whose lease ran out before `before`, oldest first, at most
+    /// `limit`: their holder is gone.
+    fn expired_leases(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+    ) -> io::Result<Vec<RecordingId>>;
 }

@@ -17,7 +17,7 @@ use sqlx::{AnyPool, Connection, Row};
 use kafka_core::{OutboxEntry, OutboxStore};
 use uuid::Uuid;
 
-use super::{Page, RecordingIndex, RecordingQuery};
+use super::{Lease, Page, RecordingIndex, RecordingQuery};
 use crate::domain::RecordingId;
 use crate::storage::{Processing, RecordingMeta, RecordingState};
 
@@ -615,6 +615,80 @@ impl RecordingIndex for SqlIndex {
             .map(|row| row.try_get("file_name"))
             .collect::<Result<_, _>>()
             .map_err(failed("listing file names"))
+    }
+
+    fn hold(
+        &self,
+        id: RecordingId,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        durable: Option<(u64, u64)>,
+    ) -> io::Result<bool> {
+        let (bytes, chunks) = durable.map_or((-1, -1), |(b, c)| (b as i64, c as i64));
+        // A durable point of -1 leaves it as it is.
+        let query = sqlx::query(
+            "UPDATE recordings SET owner = $1, lease_until = $2, \
+             durable_bytes = CASE WHEN $3 >= 0 THEN $3 ELSE durable_bytes END, \
+             durable_chunks = CASE WHEN $4 >= 0 THEN $4 ELSE durable_chunks END \
+             WHERE id = $5 AND status = 'recording' \
+             AND (owner IS NULL OR owner = $1 OR lease_until IS NULL OR lease_until < $6)",
+        )
+        .bind(owner.to_owned())
+        .bind(until.timestamp_micros())
+        .bind(bytes)
+        .bind(chunks)
+        .bind(id.to_string())
+        .bind(now.timestamp_micros());
+        self.run(query.execute(&self.pool))
+            .map(|done| done.rows_affected() > 0)
+            .map_err(failed("holding a recording"))
+    }
+
+    fn lease(&self, id: RecordingId) -> io::Result<Option<Lease>> {
+        let row = self
+            .run(
+                sqlx::query(
+                    "SELECT owner, lease_until, durable_bytes, durable_chunks FROM recordings \
+                     WHERE id = $1 AND status = 'recording'",
+                )
+                .bind(id.to_string())
+                .fetch_optional(&self.pool),
+            )
+            .map_err(failed("reading a lease"))?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let get = |err: sqlx::Error| failed("reading a lease")(err);
+        let until: Option<i64> = row.try_get("lease_until").map_err(get)?;
+        Ok(Some(Lease {
+            owner: row.try_get("owner").map_err(get)?,
+            until: until.map(time).transpose()?,
+            durable_bytes: row.try_get::<i64, _>("durable_bytes").map_err(get)?.max(0) as u64,
+            durable_chunks: row.try_get::<i64, _>("durable_chunks").map_err(get)?.max(0) as u64,
+        }))
+    }
+
+    fn expired_leases(&self, before: DateTime<Utc>, limit: usize) -> io::Result<Vec<RecordingId>> {
+        let rows = self
+            .run(
+                sqlx::query(
+                    "SELECT id FROM recordings WHERE status = 'recording' \
+                     AND lease_until < $1 ORDER BY lease_until LIMIT $2",
+                )
+                .bind(before.timestamp_micros())
+                .bind(limit as i64)
+                .fetch_all(&self.pool),
+            )
+            .map_err(failed("finding expired leases"))?;
+        rows.iter()
+            .map(|row| {
+                let id: String = row
+                    .try_get("id")
+                    .map_err(failed("finding expired leases"))?;
+                id.parse().map_err(|_| bad_row("id", &id))
+            })
+            .collect()
     }
 }
 
