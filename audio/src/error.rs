@@ -29,7 +29,7 @@ pub enum ApiError {
     Unavailable,
     #[error("the recordings' store cannot be reached; try again later")]
     StoreUnreachable,
-    #[error("storage failure")]
+    #[error("{}", storage_message(.0))]
     Storage(#[from] std::io::Error),
     /// A recording call (`/record/*`) refused, with the WebSocket protocol's code.
     #[error("{}", .0.message)]
@@ -50,6 +50,9 @@ impl ApiError {
             Self::Handshake(_) => "not-a-websocket-upgrade",
             Self::Unavailable => "unavailable",
             Self::StoreUnreachable => "store-unreachable",
+            Self::Storage(err) if err.kind() == std::io::ErrorKind::NotConnected => {
+                "index-unavailable"
+            }
             Self::Storage(_) => "storage-error",
             Self::Session(refusal) => refusal.code.as_str(),
             Self::BadBody(_) => "bad-body",
@@ -67,6 +70,9 @@ impl ResponseError for ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::InProgress => StatusCode::CONFLICT,
             Self::TooManySessions(_) | Self::Unavailable | Self::StoreUnreachable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            Self::Storage(err) if err.kind() == std::io::ErrorKind::NotConnected => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             Self::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -93,5 +99,14 @@ impl ResponseError for ApiError {
             "error": self.code(),
             "message": self.to_string(),
         }))
+    }
+}
+
+/// What a client is told of a storage error (the detail goes to the log only).
+fn storage_message(err: &std::io::Error) -> &'static str {
+    if err.kind() == std::io::ErrorKind::NotConnected {
+        "the recording index cannot be reached; try again later"
+    } else {
+        "storage failure"
     }
 }

@@ -102,17 +102,54 @@ pub fn finish(
 ) -> impl Future<Output = Result<(RecordingMeta, Option<OutboxEntry>), StorageError>> + 'static {
     let storage = config.storage.clone();
     let work = actix_web::rt::task::spawn_blocking(move || {
-        let mut event = None;
-        let meta = recording.finish(status, |meta| {
+        let id = recording.id();
+        let announced = std::cell::RefCell::new(None);
+        let announce = |meta: &RecordingMeta| {
             let entry = completed_entry(storage.blobs(), meta)?;
-            event = Some(entry.clone());
+            *announced.borrow_mut() = Some(entry.clone());
             Ok(Some(entry))
-        })?;
-        let event = event.filter(|_| meta.status != RecordingState::Storing);
+        };
+        let mut result = recording.finish(status, announce);
+        // The index unreachable (a database restarting): the bytes are fsynced here, the end
+        // is remembered beside them, and the finish is tried again while the client waits.
+        // Past the wait the sweep finishes it, as asked, once the index is back.
+        if matches!(result, Err(StorageError::Io(_))) {
+            if let Err(err) = OpenRecording::mark_ended(&storage, id, status) {
+                log::warn!("recording {id}: its end could not be remembered: {err}");
+            }
+            let deadline = std::time::Instant::now() + FINISH_RETRY;
+            while matches!(result, Err(StorageError::Io(_) | StorageError::Busy))
+                && std::time::Instant::now() < deadline
+            {
+                if let Err(err) = &result {
+                    log::warn!("recording {id} not finished yet, trying again: {err}");
+                }
+                std::thread::sleep(std::time::Duration::from_millis(500));
+                // Only an entry of the attempt that commits is the event.
+                announced.borrow_mut().take();
+                result = OpenRecording::finish_again(&storage, id, status, announce);
+                if let Err(StorageError::AlreadyEnded(_)) = result {
+                    // The sweep got there first, with its event (the outbox relays it).
+                    announced.borrow_mut().take();
+                    result = storage
+                        .index()
+                        .get(id)
+                        .map_err(StorageError::Io)
+                        .and_then(|meta| meta.ok_or(StorageError::NotFound));
+                }
+            }
+        }
+        let meta = result?;
+        let event = announced
+            .into_inner()
+            .filter(|_| meta.status != RecordingState::Storing);
         Ok::<_, StorageError>((meta, event))
     });
     async move { work.await.map_err(|err| StorageError::Io(err.into()))? }
 }
+
+/// How long a finish that the index refused is tried again while the client waits.
+const FINISH_RETRY: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// What a flush of a recording in progress came to.
 pub enum Flushed {

@@ -31,6 +31,12 @@ impl Layout {
         self.partial_dir().join(format!("{id}.part"))
     }
 
+    /// Written when a recording's end was asked but could not be recorded yet (the index
+    /// unreachable): its content is how it ended, so that whoever finishes it later keeps that.
+    pub fn end_file(&self, id: RecordingId) -> PathBuf {
+        self.partial_dir().join(format!("{id}.end"))
+    }
+
     pub fn index_file(&self, id: RecordingId) -> PathBuf {
         self.partial_dir().join(format!("{id}.idx"))
     }

@@ -442,6 +442,34 @@ impl OpenRecording {
         Ok(self.meta)
     }
 
+    /// Finishes a recording whose owner let it go after a finish that failed (the index was
+    /// unreachable): taken over again, then finished as `status`. Blocking.
+    pub fn finish_again(
+        storage: &Storage,
+        id: RecordingId,
+        status: RecordingState,
+        announce: impl FnOnce(&RecordingMeta) -> io::Result<Option<OutboxEntry>>,
+    ) -> Result<RecordingMeta, StorageError> {
+        Self::reclaim(storage, id)?.finish(status, announce)
+    }
+
+    /// Remembers, on this host's disk, that the recording's end was asked as `status`, for a
+    /// finish that has to wait: whoever finishes it later (this session, or the sweep after a
+    /// restart) ends it so rather than as `interrupted`. Blocking.
+    pub fn mark_ended(
+        storage: &Storage,
+        id: RecordingId,
+        status: RecordingState,
+    ) -> io::Result<()> {
+        super::atomic::write_atomically(&storage.layout().end_file(id), status.as_str().as_bytes())
+    }
+
+    /// How the recording's end was asked, if it was and is not recorded yet.
+    pub(super) fn ended_as(storage: &Storage, id: RecordingId) -> Option<RecordingState> {
+        let raw = fs::read_to_string(storage.layout().end_file(id)).ok()?;
+        RecordingState::parse(raw.trim())
+    }
+
     /// Marks the recording `storing` under a file name no other ended recording holds: its
     /// wish, else the wish with the recording's short id, else its id. The index's unique rule
     /// on ended recordings' names decides between hosts.
@@ -555,9 +583,13 @@ impl OpenRecording {
     }
 }
 
-/// Removes a finished recording's leftover `.part` and `.idx` files.
+/// Removes a finished recording's leftover `.part`, `.idx` and `.end` files.
 pub(super) fn remove_partial_files(layout: &Layout, id: RecordingId) {
-    for path in [layout.part_file(id), layout.index_file(id)] {
+    for path in [
+        layout.part_file(id),
+        layout.index_file(id),
+        layout.end_file(id),
+    ] {
         if let Err(err) = fs::remove_file(&path) {
             if err.kind() != io::ErrorKind::NotFound {
                 log::warn!("could not remove {}: {err}", path.display());

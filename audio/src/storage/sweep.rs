@@ -64,8 +64,10 @@ pub fn end_abandoned(
                 continue;
             }
         };
+        // An end that was asked but could not be recorded then: now, as asked.
+        let asked = OpenRecording::ended_as(storage, id);
         match status {
-            Some(RecordingState::Recording) if idle < grace => continue,
+            Some(RecordingState::Recording) if idle < grace && asked.is_none() => continue,
             Some(RecordingState::Recording | RecordingState::Storing) | None => {}
             // A crash after the record said "ended" but before the clean-up: finish it.
             Some(_) => {
@@ -73,9 +75,8 @@ pub fn end_abandoned(
                 continue;
             }
         }
-        match OpenRecording::reclaim(storage, id)
-            .and_then(|r| r.finish(RecordingState::Interrupted, announce))
-        {
+        let ending = asked.unwrap_or(RecordingState::Interrupted);
+        match OpenRecording::reclaim(storage, id).and_then(|r| r.finish(ending, announce)) {
             Ok(meta) if status == Some(RecordingState::Storing) => {
                 if meta.status != RecordingState::Storing {
                     log::info!("recording {id} stored in {}", storage.blobs().describe());
@@ -83,10 +84,17 @@ pub fn end_abandoned(
                 }
             }
             Ok(meta) => {
-                log::info!(
-                    "recording {id} ended as interrupted after {idle:?} without its client ({} bytes kept)",
-                    meta.size
-                );
+                match asked {
+                    Some(asked) => log::info!(
+                        "recording {id} ended as {} as its client had asked ({} bytes)",
+                        asked.as_str(),
+                        meta.size
+                    ),
+                    None => log::info!(
+                        "recording {id} ended as interrupted after {idle:?} without its client ({} bytes kept)",
+                        meta.size
+                    ),
+                }
                 swept.ended.push(meta);
             }
             Err(StorageError::Busy) => {}

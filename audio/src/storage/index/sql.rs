@@ -228,11 +228,16 @@ impl Drop for SqlIndex {
 }
 
 /// An index error in words. A unique violation (a file name another recording holds) is
-/// `AlreadyExists`, so that the one who asked can choose another name.
+/// `AlreadyExists`, so that the one who asked can choose another name; a database that cannot
+/// be reached is `NotConnected`, so that a request gets a 503 to try again.
 fn failed(doing: &str) -> impl Fn(sqlx::Error) -> io::Error + '_ {
     move |err| {
-        let kind = match err.as_database_error() {
-            Some(db) if db.is_unique_violation() => io::ErrorKind::AlreadyExists,
+        let kind = match &err {
+            sqlx::Error::Database(db) if db.is_unique_violation() => io::ErrorKind::AlreadyExists,
+            // The database cannot be reached (restarting, or the network): try again later.
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
+                io::ErrorKind::NotConnected
+            }
             _ => io::ErrorKind::Other,
         };
         io::Error::new(kind, format!("recording index: {doing}: {err}"))
