@@ -739,3 +739,90 @@ async fn the_database_restarted_under_load_loses_no_chunk_no_end_and_no_event() 
         );
     }
 }
+
+#[test]
+fn two_hosts_taking_over_one_recording_at_once_one_wins_and_nothing_is_clobbered() {
+    use audio::domain::{RecordingId, RecordingMime};
+    use audio::storage::segments::{self, Durable};
+    use audio::storage::{NewRecording, OpenRecording, RecordingState, Storage, StorageError};
+
+    let s3 = S3::start();
+    let database = actix_rt::System::new().block_on(fresh_database());
+    // The store reads the standard AWS variables, as the service does. (The other tests here
+    // give their processes their own, which take precedence over these.)
+    for (key, value) in &s3.env {
+        std::env::set_var(key, value);
+    }
+    let bucket = "s3://recordings/take-over";
+    let hosts: Vec<(tempfile::TempDir, Storage)> = (0..3)
+        .map(|_| {
+            let dir = tempfile::tempdir().unwrap();
+            let storage = Storage::open(dir.path(), Some(&database), Some(bucket))
+                .unwrap()
+                .with_segment_interval(Duration::from_millis(200));
+            (dir, storage)
+        })
+        .collect();
+
+    // Host 0 records 3 chunks, makes them durable, and goes away (its lease let go).
+    let id = RecordingId::new();
+    let new = NewRecording {
+        id,
+        session_id: "s".into(),
+        meta_id: None,
+        user_id: None,
+        mime: RecordingMime::webm(),
+    };
+    let mut recording = OpenRecording::create(&hosts[0].1, new, "token").unwrap();
+    for i in 0..3 {
+        recording.append(None, &chunk(30, i), 1 << 20).unwrap();
+    }
+    let to = Durable {
+        chunks: 3,
+        bytes: 9000,
+    };
+    assert!(segments::flush(&hosts[0].1, id, recording.durable(), to).unwrap());
+    segments::release(&hosts[0].1, id).unwrap();
+    drop(recording);
+
+    // Hosts 1 and 2 resume it at the same moment: one takes it, the other is told it is busy.
+    let barrier = std::sync::Barrier::new(2);
+    let results: Vec<Result<OpenRecording, StorageError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = hosts[1..]
+            .iter()
+            .map(|(_, storage)| {
+                let barrier = &barrier;
+                scope.spawn(move || {
+                    barrier.wait();
+                    OpenRecording::resume(storage, id, "token")
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let (won, lost): (Vec<_>, Vec<_>) = results.into_iter().partition(Result::is_ok);
+    assert_eq!((won.len(), lost.len()), (1, 1));
+    assert!(
+        matches!(lost[0], Err(StorageError::Busy)),
+        "the other host: {:?}",
+        lost[0].as_ref().err()
+    );
+    let mut winner = won.into_iter().next().unwrap().unwrap();
+    assert_eq!((winner.next_seq(), winner.bytes()), (3, 9000));
+    winner.append(None, &chunk(30, 3), 1 << 20).unwrap();
+    let meta = winner
+        .finish(RecordingState::Completed, |_| Ok(None))
+        .unwrap();
+
+    // Host 0 comes back and tries to finish its stale copy: refused, the stored file intact.
+    let late = OpenRecording::resume(&hosts[0].1, id, "token");
+    assert!(
+        matches!(late, Err(StorageError::AlreadyEnded(_))),
+        "{:?}",
+        late.err()
+    );
+    let name = audio::domain::FileName::parse(&meta.file_name).unwrap();
+    let stored = hosts[2].1.blobs().read(&name).unwrap().unwrap();
+    let sent: Vec<u8> = (0..4).flat_map(|i| chunk(30, i)).collect();
+    assert!(stored == sent, "the stored file differs from what was sent");
+}

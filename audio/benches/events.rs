@@ -1,6 +1,8 @@
 //! Event path benchmark: from sending `record-end` to the recording being `ready` (its
 //! `processed` event on `GET /api/events`), over a real Kafka broker, for 200 recordings of the
-//! fixture, one after another. Needs `KAFKA_BROKERS` (e.g. `scripts/kafka/broker start`).
+//! fixture, one after another. Needs `KAFKA_BROKERS` (e.g. `scripts/kafka/broker start`). With
+//! `AUDIO_DATABASE_URL` and `AUDIO_RECORDINGS_URL` (and the `AWS_*` variables) the service keeps
+//! its index and recordings there (PostgreSQL and S3) instead of the embedded defaults.
 //!
 //!     KAFKA_BROKERS=127.0.0.1:9092 cargo bench -p audio --bench events
 
@@ -16,7 +18,13 @@ const RECORDINGS: usize = 200;
 async fn next_json(socket: &mut actix_codec::Framed<awc::BoxedSocket, ws::Codec>) -> Value {
     loop {
         match socket.next().await.unwrap().unwrap() {
-            ws::Frame::Text(text) => return serde_json::from_slice(&text).unwrap(),
+            ws::Frame::Text(text) => {
+                let value: Value = serde_json::from_slice(&text).unwrap();
+                // Flushes to a shared store are announced between acks.
+                if value["type"] != "durable" {
+                    return value;
+                }
+            }
             ws::Frame::Ping(p) => socket.send(ws::Message::Pong(p)).await.unwrap(),
             _ => {}
         }
@@ -37,6 +45,12 @@ fn main() -> std::io::Result<()> {
         settings.port = 0;
         settings.kafka_brokers = Some(brokers.clone());
         settings.kafka_group = format!("audio-service-bench-{}", uuid::Uuid::new_v4().simple());
+        settings.database_url = std::env::var("AUDIO_DATABASE_URL").ok();
+        settings.recordings_url = std::env::var("AUDIO_RECORDINGS_URL").ok();
+        let storage = match &settings.recordings_url {
+            Some(url) => format!("index {}, recordings {url}", if settings.database_url.is_some() { "PostgreSQL" } else { "SQLite" }),
+            None => "embedded defaults (SQLite, data folder)".to_owned(),
+        };
         let app = audio::Application::build(settings).await?;
         let address = app.address();
         actix_web::rt::spawn(app.run_until_stopped());
@@ -77,7 +91,7 @@ fn main() -> std::io::Result<()> {
         let first = latencies.remove(0);
         latencies.sort();
         let at = |p: f64| latencies[((latencies.len() - 1) as f64 * p).round() as usize].as_secs_f64() * 1e3;
-        println!("event path over Kafka at {brokers}: record-end -> ready (processed event), {RECORDINGS} recordings of 64,827 bytes");
+        println!("event path over Kafka at {brokers}, {storage}: record-end -> ready (processed event), {RECORDINGS} recordings of 64,827 bytes");
         println!("  first recording {:.1} ms (the consumer group joins meanwhile)", first.as_secs_f64() * 1e3);
         println!("  the other {}: p50 {:.1} ms   p99 {:.1} ms   max {:.1} ms", latencies.len(), at(0.5), at(0.99), at(1.0));
         Ok(())
