@@ -39,7 +39,8 @@ function row(recording) {
 
   const actions = document.createElement('td');
   actions.dataset.label = 'Actions';
-  const playable = recording.status !== 'recording';
+  // Not in the recordings' store yet: still recording, or waiting for the store (storing).
+  const playable = recording.status !== 'recording' && recording.status !== 'storing';
   const play = Object.assign(document.createElement('button'), { type: 'button', className: 'secondary', textContent: 'Play', disabled: !playable });
   play.setAttribute('aria-label', `Play ${recording.fileName}`);
   play.addEventListener('click', () => {

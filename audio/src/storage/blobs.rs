@@ -355,16 +355,23 @@ impl Blobs {
         })
     }
 
-    /// Removes an object of the store's own; one that is not there is not an error. Blocking.
-    pub(super) fn delete_object(&self, path: &str) -> io::Result<()> {
+    /// Removes every object under `prefix`, in the background (errors are logged).
+    pub(super) fn delete_all_under(&self, prefix: String) {
         let store = self.inner.store.clone();
-        let location = ObjectPath::from(path);
-        self.block_on(async move {
-            match store.delete(&location).await {
-                Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-                Err(err) => Err(io::Error::other(err)),
+        self.inner.runtime().spawn(async move {
+            let location = ObjectPath::from(prefix.as_str());
+            let mut objects = store.list(Some(&location));
+            while let Some(object) = objects.next().await {
+                let removed = match object {
+                    Ok(object) => store.delete(&object.location).await,
+                    Err(err) => Err(err),
+                };
+                if let Err(err) = removed {
+                    log::warn!("{prefix}: not removed: {err}");
+                    return;
+                }
             }
-        })
+        });
     }
 
     /// A recording's size, entity tag and time, or `None` when there is no such object.

@@ -161,19 +161,11 @@ pub fn restore(
     index.sync_all()
 }
 
-/// Removes a finished recording's segments; what cannot be removed now is only wasted space.
-/// Blocking.
+/// Removes a finished recording's segments, in the background: the recording is stored whole
+/// already, so its end does not wait for these requests; what is not removed (the process gone
+/// meanwhile, the store away) is only wasted space under `partial/`.
 pub fn discard(storage: &Storage, id: RecordingId) {
-    match storage.blobs().list_objects(&prefix(id)) {
-        Ok(objects) => {
-            for (_, name) in objects {
-                if let Err(err) = storage.blobs().delete_object(&name) {
-                    log::warn!("recording {id}: segment {name} not removed: {err}");
-                }
-            }
-        }
-        Err(err) => log::warn!("recording {id}: segments not listed for removal: {err}"),
-    }
+    storage.blobs().delete_all_under(prefix(id));
 }
 
 fn read_at(file: &File, offset: u64, len: u64) -> io::Result<Vec<u8>> {
