@@ -89,28 +89,11 @@ async fn healthy(url: &str) {
     }
 }
 
-/// A fresh database on the PostgreSQL that scripts/test started, standing in for the compose
-/// file's `postgres` service.
-async fn fresh_database() -> String {
-    use sqlx::Connection;
-    let admin = std::env::var("STACK_TEST_POSTGRES_URL").expect(
-        "STACK_TEST_POSTGRES_URL must name a running PostgreSQL: run the tests with scripts/test",
-    );
-    let name = format!("compose_{}", uuid::Uuid::new_v4().simple());
-    let mut connection = sqlx::PgConnection::connect(&admin).await.unwrap();
-    // The name is made here, from a UUID.
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut connection)
-        .await
-        .unwrap();
-    format!("{}/{name}", admin.rsplit_once('/').unwrap().0)
-}
-
 #[actix_rt::test]
 async fn the_compose_services_run_together_and_record_through_the_gateway() {
     let brokers = std::env::var("KAFKA_BROKERS")
         .expect("KAFKA_BROKERS must name a running broker: run the tests with scripts/test");
-    let database = fresh_database().await;
+    let database = common::fresh_database("compose").await;
     let text = std::fs::read_to_string(root().join("compose/docker-compose.yml")).unwrap();
     let mut compose: Value = serde_yaml::from_str(&text).unwrap();
     compose.apply_merge().unwrap();

@@ -54,20 +54,7 @@ async fn an_audio_instance_killed_mid_recording_is_resumed_on_the_other_through_
         Some(audio(audio_ports[1], data.path(), registry_port)),
     ];
     let _gateway = gateway(gateway_port, registry_port);
-    until(
-        Duration::from_secs(20),
-        "gateway sees both instances",
-        || async {
-            get_json(&format!("http://127.0.0.1:{gateway_port}/health"))
-                .await
-                .is_some_and(|h| {
-                    h["upstreams"]["AUDIO-SERVICE"]
-                        .as_array()
-                        .is_some_and(|a| a.len() == 2)
-                })
-        },
-    )
-    .await;
+    common::until_routed(gateway_port, 2).await;
 
     let url = format!("ws://127.0.0.1:{gateway_port}/ws/record");
     let mut socket = connect(&url).await;

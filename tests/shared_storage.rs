@@ -80,22 +80,6 @@ impl Drop for S3 {
     }
 }
 
-/// A fresh database on the PostgreSQL that scripts/test started.
-async fn fresh_database() -> String {
-    use sqlx::Connection;
-    let admin = std::env::var("STACK_TEST_POSTGRES_URL").expect(
-        "STACK_TEST_POSTGRES_URL must name a running PostgreSQL: run the tests with scripts/test",
-    );
-    let name = format!("shared_{}", uuid::Uuid::new_v4().simple());
-    let mut connection = sqlx::PgConnection::connect(&admin).await.unwrap();
-    // The name is made here, from a UUID.
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut connection)
-        .await
-        .unwrap();
-    format!("{}/{name}", admin.rsplit_once('/').unwrap().0)
-}
-
 fn audio_with(args: Vec<String>, env: &[(String, String)]) -> Proc {
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     spawn_with("audio", &args, &env, None)
@@ -177,7 +161,7 @@ async fn until_processed(base: &str, id: &str) {
 #[actix_rt::test]
 async fn two_hosts_sharing_only_postgres_and_a_bucket_list_and_serve_each_others_recordings() {
     let s3 = S3::start();
-    let database = fresh_database().await;
+    let database = common::fresh_database("shared").await;
     let env = s3.audio_env(&database, "two-hosts");
     let (registry_port, gateway_port) = (free_port(), free_port());
     let audio_ports = [free_port(), free_port()];
@@ -252,7 +236,7 @@ async fn two_hosts_sharing_only_postgres_and_a_bucket_list_and_serve_each_others
 #[actix_rt::test]
 async fn with_the_object_store_down_recordings_wait_as_storing_and_are_stored_when_it_returns() {
     let s3 = S3::start();
-    let database = fresh_database().await;
+    let database = common::fresh_database("shared").await;
     let env = s3.audio_env(&database, "outage");
     let (port, data) = (free_port(), tempfile::tempdir().unwrap());
     let mut args = audio_args(port, data.path());
@@ -413,7 +397,7 @@ async fn resume_when_free(url: &str, id: &str, token: &str) -> (Socket, Value) {
 #[actix_rt::test]
 async fn a_host_killed_mid_recording_is_resumed_on_another_from_the_shared_store() {
     let s3 = S3::start();
-    let database = fresh_database().await;
+    let database = common::fresh_database("shared").await;
     let env = s3.audio_env(&database, "host-loss");
     let (registry_port, gateway_port) = (free_port(), free_port());
     let audio_ports = [free_port(), free_port()];
@@ -428,20 +412,7 @@ async fn a_host_killed_mid_recording_is_resumed_on_another_from_the_shared_store
         })
         .collect();
     let _gateway = gateway(gateway_port, registry_port);
-    until(
-        Duration::from_secs(20),
-        "gateway sees both instances",
-        || async {
-            get_json(&format!("http://127.0.0.1:{gateway_port}/health"))
-                .await
-                .is_some_and(|h| {
-                    h["upstreams"]["AUDIO-SERVICE"]
-                        .as_array()
-                        .is_some_and(|a| a.len() == 2)
-                })
-        },
-    )
-    .await;
+    common::until_routed(gateway_port, 2).await;
 
     let url = format!("ws://127.0.0.1:{gateway_port}/ws/record");
     let mut socket = connect(&url).await;
@@ -747,7 +718,7 @@ fn two_hosts_taking_over_one_recording_at_once_one_wins_and_nothing_is_clobbered
     use audio::storage::{NewRecording, OpenRecording, RecordingState, Storage, StorageError};
 
     let s3 = S3::start();
-    let database = actix_rt::System::new().block_on(fresh_database());
+    let database = actix_rt::System::new().block_on(common::fresh_database("shared"));
     // The store reads the standard AWS variables, as the service does. (The other tests here
     // give their processes their own, which take precedence over these.)
     for (key, value) in &s3.env {

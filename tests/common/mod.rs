@@ -222,3 +222,38 @@ pub fn rss_kib(pid: u32) -> u64 {
         .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
         .unwrap()
 }
+
+/// A fresh database, named `<prefix>_<uuid>`, on the PostgreSQL that scripts/test started
+/// (`STACK_TEST_POSTGRES_URL`); answers its URL.
+pub async fn fresh_database(prefix: &str) -> String {
+    use sqlx::Connection;
+    let admin = std::env::var("STACK_TEST_POSTGRES_URL").expect(
+        "STACK_TEST_POSTGRES_URL must name a running PostgreSQL: run the tests with scripts/test",
+    );
+    let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+    let mut connection = sqlx::PgConnection::connect(&admin).await.unwrap();
+    // The name is made here, from a UUID.
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut connection)
+        .await
+        .unwrap();
+    format!("{}/{name}", admin.rsplit_once('/').unwrap().0)
+}
+
+/// Waits (20 s at most) until the gateway on `gateway_port` routes to `n` audio instances.
+pub async fn until_routed(gateway_port: u16, n: usize) {
+    until(
+        Duration::from_secs(20),
+        "the gateway sees the instances",
+        || async {
+            get_json(&format!("http://127.0.0.1:{gateway_port}/health"))
+                .await
+                .is_some_and(|h| {
+                    h["upstreams"]["AUDIO-SERVICE"]
+                        .as_array()
+                        .is_some_and(|a| a.len() == n)
+                })
+        },
+    )
+    .await;
+}

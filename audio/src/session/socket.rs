@@ -303,26 +303,18 @@ impl RecordingSession {
         // A positioned write into the page cache: it survives a crash of this process and is
         // cheap enough to do on the arbiter; fsync waits for the end of the recording.
         match recording.append(seq, chunk, self.config.max_recording_bytes) {
-            Ok(AppendOutcome::Written { seq, bytes }) => {
+            Ok(outcome) => {
+                let (seq, bytes, duplicate) = match outcome {
+                    AppendOutcome::Written { seq, bytes } => (seq, bytes, false),
+                    AppendOutcome::Duplicate { seq, bytes } => (seq, bytes, true),
+                };
                 let durable = durable_mark(recording);
                 self.send(
                     ctx,
                     &ServerMessage::Ack {
                         seq,
                         bytes,
-                        duplicate: false,
-                        durable,
-                    },
-                )
-            }
-            Ok(AppendOutcome::Duplicate { seq, bytes }) => {
-                let durable = durable_mark(recording);
-                self.send(
-                    ctx,
-                    &ServerMessage::Ack {
-                        seq,
-                        bytes,
-                        duplicate: true,
+                        duplicate,
                         durable,
                     },
                 )

@@ -221,15 +221,7 @@ impl Blobs {
 
     /// A whole recording, or `None` when there is no such object. Blocking.
     pub fn read(&self, name: &FileName) -> io::Result<Option<Vec<u8>>> {
-        let store = self.inner.store.clone();
-        let location = object_path(name);
-        self.block_on(async move {
-            match store.get(&location).await {
-                Ok(result) => Ok(Some(result.bytes().await?.to_vec())),
-                Err(object_store::Error::NotFound { .. }) => Ok(None),
-                Err(err) => Err(io::Error::other(err)),
-            }
-        })
+        self.get_object(name.as_str())
     }
 
     /// Replaces a recording's bytes (post-processing's result) in one step: readers see the

@@ -226,18 +226,7 @@ impl OpenRecording {
             .create(true)
             .truncate(false)
             .open(layout.index_file(id))?;
-        let mut recording = Self {
-            storage: storage.clone(),
-            meta,
-            data,
-            index,
-            bytes: 0,
-            chunks: 0,
-            last_seq: None,
-            durable,
-        };
-        recording.repair()?;
-        Ok(recording)
+        Self::from_files(storage, meta, data, index, durable)
     }
 
     /// Takes over a recording another host started and lost (its lease ran out, or its session
@@ -275,6 +264,17 @@ impl OpenRecording {
             upto.bytes,
             upto.chunks
         );
+        Self::from_files(storage, meta, data, index, upto)
+    }
+
+    /// A recording taken over from its files (locked already), cut back to what they hold.
+    fn from_files(
+        storage: &Storage,
+        meta: RecordingMeta,
+        data: File,
+        index: File,
+        durable: Durable,
+    ) -> Result<Self, StorageError> {
         let mut recording = Self {
             storage: storage.clone(),
             meta,
@@ -283,7 +283,7 @@ impl OpenRecording {
             bytes: 0,
             chunks: 0,
             last_seq: None,
-            durable: upto,
+            durable,
         };
         recording.repair()?;
         Ok(recording)
