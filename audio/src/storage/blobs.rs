@@ -231,17 +231,8 @@ impl Blobs {
             Kind::Local { recordings, .. } => {
                 write_atomically(&recordings.join(name.as_str()), &bytes)
             }
-            Kind::Remote { .. } => {
-                let store = self.inner.store.clone();
-                let location = object_path(name);
-                self.block_on(async move {
-                    store
-                        .put(&location, PutPayload::from(bytes))
-                        .await
-                        .map(|_| ())
-                        .map_err(io::Error::other)
-                })
-            }
+            // One PUT replaces an object whole.
+            Kind::Remote { .. } => self.put_object(name.as_str(), bytes),
         }
     }
 
