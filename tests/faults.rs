@@ -94,20 +94,7 @@ async fn an_audio_instance_killed_mid_recording_is_resumed_on_the_other_through_
     }
 
     // kill -9 the instance that holds it.
-    let mut owner = None;
-    for (i, port) in audio_ports.iter().enumerate() {
-        let health = get_json(&format!("http://127.0.0.1:{port}/health"))
-            .await
-            .unwrap();
-        if health["sessions"]["liveRecordings"] == 1 {
-            owner = Some(i);
-        }
-    }
-    let owner = owner.expect("one instance holds the recording");
-    let mut victim = instances_running[owner].take().unwrap();
-    victim.0.kill().unwrap();
-    victim.0.wait().unwrap();
-    drop(victim);
+    common::kill_the_holder(&audio_ports, &mut instances_running).await;
 
     // The client's socket dies; it reconnects through the gateway (which retries the other
     // instance) and resumes from the shared storage.

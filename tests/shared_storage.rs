@@ -107,6 +107,24 @@ fn chunk(seed: usize, i: usize) -> Vec<u8> {
         .collect()
 }
 
+/// Sends the chunks `seqs` of `seed`, each acknowledged with its seq before the next.
+async fn send_chunks(socket: &mut Socket, seed: usize, seqs: std::ops::Range<usize>) {
+    for i in seqs {
+        socket
+            .send(ws::Message::Binary(chunk(seed, i).into()))
+            .await
+            .unwrap();
+        assert_eq!(next(socket).await["seq"], i);
+    }
+}
+
+async fn send_end(socket: &mut Socket) {
+    socket
+        .send(ws::Message::Text(r#"{"action":"record-end"}"#.into()))
+        .await
+        .unwrap();
+}
+
 /// Records `chunks` chunks at `url` and ends; answers the `completed` frame.
 async fn record(url: &str, meta_id: &str, seed: usize, chunks: usize) -> Value {
     let mut socket = connect(url).await;
@@ -116,17 +134,8 @@ async fn record(url: &str, meta_id: &str, seed: usize, chunks: usize) -> Value {
         .await
         .unwrap();
     assert_eq!(next(&mut socket).await["type"], "started");
-    for i in 0..chunks {
-        socket
-            .send(ws::Message::Binary(chunk(seed, i).into()))
-            .await
-            .unwrap();
-        assert_eq!(next(&mut socket).await["seq"], i);
-    }
-    socket
-        .send(ws::Message::Text(r#"{"action":"record-end"}"#.into()))
-        .await
-        .unwrap();
+    send_chunks(&mut socket, seed, 0..chunks).await;
+    send_end(&mut socket).await;
     let completed = next(&mut socket).await;
     assert_eq!(completed["type"], "completed", "{completed}");
     completed
@@ -256,28 +265,13 @@ async fn with_the_object_store_down_recordings_wait_as_storing_and_are_stored_wh
         .unwrap();
     let started = next(&mut socket).await;
     let id = started["recordingId"].as_str().unwrap().to_owned();
-    for i in 0..5 {
-        socket
-            .send(ws::Message::Binary(chunk(9, i).into()))
-            .await
-            .unwrap();
-        assert_eq!(next(&mut socket).await["seq"], i);
-    }
+    send_chunks(&mut socket, 9, 0..5).await;
     s3.script("kill");
     let down_since = std::time::Instant::now();
 
     // Chunks are still acknowledged (they go to this host's disk), the end too.
-    for i in 5..10 {
-        socket
-            .send(ws::Message::Binary(chunk(9, i).into()))
-            .await
-            .unwrap();
-        assert_eq!(next(&mut socket).await["seq"], i);
-    }
-    socket
-        .send(ws::Message::Text(r#"{"action":"record-end"}"#.into()))
-        .await
-        .unwrap();
+    send_chunks(&mut socket, 9, 5..10).await;
+    send_end(&mut socket).await;
     let completed = next(&mut socket).await;
     assert_eq!(completed["type"], "completed", "{completed}");
     assert_eq!(completed["bytes"], 10 * 3000);
@@ -476,20 +470,7 @@ async fn a_host_killed_mid_recording_is_resumed_on_another_from_the_shared_store
 
     // kill -9 the host that holds it. Its data folder is not shared: what it had not flushed
     // is gone with it.
-    let mut owner = None;
-    for (i, port) in audio_ports.iter().enumerate() {
-        let health = get_json(&format!("http://127.0.0.1:{port}/health"))
-            .await
-            .unwrap();
-        if health["sessions"]["liveRecordings"] == 1 {
-            owner = Some(i);
-        }
-    }
-    let owner = owner.expect("one instance holds the recording");
-    let mut victim = instances[owner].take().unwrap();
-    victim.0.kill().unwrap();
-    victim.0.wait().unwrap();
-    drop(victim);
+    let owner = common::kill_the_holder(&audio_ports, &mut instances).await;
 
     // The client resumes through the gateway, on the other host, from the durable point, and
     // resends what it kept.
@@ -513,10 +494,7 @@ async fn a_host_killed_mid_recording_is_resumed_on_another_from_the_shared_store
             }
         }
     }
-    socket
-        .send(ws::Message::Text(r#"{"action":"record-end"}"#.into()))
-        .await
-        .unwrap();
+    send_end(&mut socket).await;
     let completed = loop {
         let frame = next(&mut socket).await;
         if frame["type"] == "completed" {
@@ -657,10 +635,7 @@ async fn the_database_restarted_under_load_loses_no_chunk_no_end_and_no_event() 
     let mut others = streamers.split_off(2);
     let mut ending = streamers;
     for s in &mut ending {
-        s.socket
-            .send(ws::Message::Text(r#"{"action":"record-end"}"#.into()))
-            .await
-            .unwrap();
+        send_end(&mut s.socket).await;
     }
     // The service answers clearly meanwhile: up, and the list a 503 to try again.
     assert!(get_json(&format!("{base}/health")).await.is_some());
@@ -685,10 +660,7 @@ async fn the_database_restarted_under_load_loses_no_chunk_no_end_and_no_event() 
     }
     stream(&mut others, 5).await;
     for s in &mut others {
-        s.socket
-            .send(ws::Message::Text(r#"{"action":"record-end"}"#.into()))
-            .await
-            .unwrap();
+        send_end(&mut s.socket).await;
         let done = completed(&mut s.socket, Duration::from_secs(60)).await;
         assert_eq!(done["bytes"], s.sent as u64 * 3000, "{}", s.id);
     }

@@ -257,3 +257,22 @@ pub async fn until_routed(gateway_port: u16, n: usize) {
     )
     .await;
 }
+
+/// `kill -9` of the audio instance (of those on `ports`, running as `instances`) that holds the
+/// one live recording; answers its index.
+pub async fn kill_the_holder(ports: &[u16], instances: &mut [Option<Proc>]) -> usize {
+    let mut holder = None;
+    for (i, port) in ports.iter().enumerate() {
+        let health = get_json(&format!("http://127.0.0.1:{port}/health"))
+            .await
+            .unwrap();
+        if health["sessions"]["liveRecordings"] == 1 {
+            holder = Some(i);
+        }
+    }
+    let holder = holder.expect("one instance holds the recording");
+    let mut victim = instances[holder].take().unwrap();
+    victim.0.kill().unwrap();
+    victim.0.wait().unwrap();
+    holder
+}

@@ -12,7 +12,7 @@ use actix::prelude::*;
 use serde::Serialize;
 
 use super::end_grace::ChunkStyle;
-use super::recorder::{self, not_started, Flushed, Refusal};
+use super::recorder::{self, not_started, Flushed, HoldsRecording, Refusal};
 use super::SessionConfig;
 use crate::domain::{RecordingId, SessionKey};
 use crate::protocol::ErrorCode;
@@ -105,7 +105,7 @@ pub struct HttpSession {
     end_timer: Option<SpawnHandle>,
     /// The last call, for the idle timeouts.
     last_seen: Instant,
-    /// A flush to the shared store is under way (see `watch_durability`).
+    /// A flush to the shared store is under way (see `recorder::watch_durability`).
     flushing: bool,
 }
 
@@ -224,47 +224,6 @@ impl HttpSession {
         }
     }
 
-    /// With recordings in a shared store: makes the recording durable there every few seconds
-    /// and renews this instance's lease on it, as the WebSocket sessions do. (The original
-    /// gateway does not resume; the segments let another host end the recording with its bytes
-    /// if this one is lost.)
-    fn watch_durability(&self, ctx: &mut Context<Self>) {
-        if !self.config.storage.segmented() {
-            return;
-        }
-        ctx.run_interval(self.config.storage.segment_interval(), |act, ctx| {
-            if act.flushing {
-                return;
-            }
-            let Some(work) = act.recording.as_ref().and_then(recorder::flush) else {
-                return;
-            };
-            act.flushing = true;
-            ctx.spawn(work.into_actor(act).map(|flushed, act, _| {
-                act.flushing = false;
-                let ours = |id| act.recording.as_ref().is_some_and(|r| r.id() == id);
-                match flushed {
-                    Flushed::Durable { id, to } if ours(id) => {
-                        if let Some(recording) = act.recording.as_mut() {
-                            recording.set_durable(to);
-                        }
-                    }
-                    Flushed::LeaseLost(id) if ours(id) => {
-                        log::warn!("http session {}: recording {id} was taken over", act.key);
-                        drop(act.recording.take());
-                    }
-                    Flushed::Failed(id, err) if ours(id) => {
-                        log::warn!(
-                            "http session {}: recording {id} not durable yet: {err}",
-                            act.key
-                        );
-                    }
-                    _ => {}
-                }
-            }));
-        });
-    }
-
     /// Ends the session when its caller has gone quiet: with no recording after the start
     /// timeout; with a recording after the HTTP idle timeout, leaving the recording to the
     /// stale-session sweep (which keeps every accepted byte).
@@ -295,12 +254,27 @@ impl HttpSession {
     }
 }
 
+impl HoldsRecording for HttpSession {
+    fn recording(&mut self) -> &mut Option<OpenRecording> {
+        &mut self.recording
+    }
+
+    fn flushing(&mut self) -> &mut bool {
+        &mut self.flushing
+    }
+
+    /// Its caller is told nothing between calls: the answers to them say how things stand.
+    fn flushed(&mut self, _: Flushed, _: &mut Self::Context) {}
+}
+
 impl Actor for HttpSession {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
         self.watch_idle(ctx);
-        self.watch_durability(ctx);
+        // The original gateway does not resume; the segments let another host end the
+        // recording with its bytes if this one is lost.
+        recorder::watch_durability::<Self>(&self.config, ctx);
         self.supervisor.do_send(Joined {
             session_id: self.session_id.clone(),
             actor: ctx.address().recipient(),

@@ -4,7 +4,7 @@
 
 use std::future::Future;
 
-use actix::Addr;
+use actix::prelude::*;
 use kafka_core::OutboxEntry;
 
 use super::SessionConfig;
@@ -151,38 +151,76 @@ pub fn finish(
 /// How long a finish that the index refused is tried again while the client waits.
 const FINISH_RETRY: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// What a flush of a recording in progress came to.
+/// What a session hears of a flush of its recording (see [`watch_durability`]).
 pub enum Flushed {
-    /// The shared store holds it up to here now (or already did: the lease is renewed).
-    Durable { id: RecordingId, to: Durable },
-    /// Another instance took the recording over: this session must let it go.
-    LeaseLost(RecordingId),
-    /// The store or the index failed; the next flush tries again (the client keeps its
-    /// chunks until they are durable).
-    Failed(RecordingId, std::io::Error),
+    /// The shared store holds the recording further than before, up to here.
+    Moved(Durable),
+    /// Another instance took the recording over: the session has let it go already.
+    TakenOver(RecordingId),
 }
 
-/// Makes what `recording` accepted since its last flush durable in the shared store, and
-/// renews its lease, off the arbiter. `None` when recordings in progress are not segmented.
-pub fn flush(recording: &OpenRecording) -> Option<impl Future<Output = Flushed> + 'static> {
-    let storage = recording.storage().clone();
-    if !storage.segmented() {
-        return None;
+/// A session that holds a recording, as [`watch_durability`] sees it.
+pub trait HoldsRecording: Actor {
+    fn recording(&mut self) -> &mut Option<OpenRecording>;
+    /// Whether a flush is under way (one at a time).
+    fn flushing(&mut self) -> &mut bool;
+    /// What came of a flush, for the session to tell its client.
+    fn flushed(&mut self, news: Flushed, ctx: &mut Self::Context);
+}
+
+/// With recordings in a shared store: every segment interval, makes what the session's
+/// recording accepted since the last flush durable there, off the arbiter, and renews this
+/// instance's lease on it (see `storage::segments`). A failed flush is logged and tried again
+/// next time: the client keeps its chunks until they are durable.
+pub fn watch_durability<A>(config: &SessionConfig, ctx: &mut A::Context)
+where
+    A: HoldsRecording,
+    A::Context: AsyncContext<A>,
+{
+    if !config.storage.segmented() {
+        return;
     }
-    let (id, from) = (recording.id(), recording.durable());
-    let to = Durable {
-        chunks: recording.chunks(),
-        bytes: recording.bytes(),
-    };
-    let work = actix_web::rt::task::spawn_blocking(move || segments::flush(&storage, id, from, to));
-    Some(async move {
-        match work.await {
-            Ok(Ok(true)) => Flushed::Durable { id, to },
-            Ok(Ok(false)) => Flushed::LeaseLost(id),
-            Ok(Err(err)) => Flushed::Failed(id, err),
-            Err(err) => Flushed::Failed(id, std::io::Error::other(err)),
+    ctx.run_interval(config.storage.segment_interval(), |act: &mut A, ctx| {
+        if *act.flushing() {
+            return;
         }
-    })
+        let Some(recording) = act.recording().as_ref() else {
+            return;
+        };
+        let storage = recording.storage().clone();
+        let (id, from) = (recording.id(), recording.durable());
+        let to = Durable {
+            chunks: recording.chunks(),
+            bytes: recording.bytes(),
+        };
+        let work =
+            actix_web::rt::task::spawn_blocking(move || segments::flush(&storage, id, from, to));
+        *act.flushing() = true;
+        ctx.spawn(work.into_actor(act).map(move |result, act: &mut A, ctx| {
+            *act.flushing() = false;
+            let slot = act.recording();
+            // A recording the session no longer holds (ended meanwhile): nothing to say.
+            let Some(recording) = slot.as_mut().filter(|r| r.id() == id) else {
+                return;
+            };
+            match result.map_err(std::io::Error::other).and_then(|r| r) {
+                Ok(true) => {
+                    let before = recording.durable();
+                    recording.set_durable(to);
+                    if to > before {
+                        act.flushed(Flushed::Moved(to), ctx);
+                    }
+                }
+                Ok(false) => {
+                    log::warn!("recording {id} was taken over by another instance");
+                    // Not ended, not released: it is another instance's now.
+                    drop(slot.take());
+                    act.flushed(Flushed::TakenOver(id), ctx);
+                }
+                Err(err) => log::warn!("recording {id} not made durable yet: {err}"),
+            }
+        }));
+    });
 }
 
 /// A session started a recording: the supervisor learns who holds it, and the live pages hear

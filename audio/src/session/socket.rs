@@ -10,7 +10,7 @@ use actix_web_actors::ws::{self, CloseCode, CloseReason};
 use bytes::{Bytes, BytesMut};
 
 use super::end_grace::ChunkStyle;
-use super::recorder::{self, not_started, Flushed, Refusal};
+use super::recorder::{self, not_started, Flushed, HoldsRecording, Refusal};
 use super::SessionConfig;
 use crate::cache_trim::{Trim, TrimMarks};
 use crate::domain::{with_decoded_chunk, RecordingId};
@@ -34,7 +34,7 @@ pub struct RecordingSession {
     style: ChunkStyle,
     /// `record-end` came and the finish waits for a late chunk (see `end_grace`).
     end_timer: Option<SpawnHandle>,
-    /// A flush to the shared store is under way (see `watch_durability`).
+    /// A flush to the shared store is under way (see `recorder::watch_durability`).
     flushing: bool,
 }
 
@@ -111,70 +111,6 @@ impl RecordingSession {
                 ctx.ping(b"");
             }
         });
-    }
-
-    /// With recordings in a shared store: every few seconds, makes what the recording accepted
-    /// since durable there and renews this instance's lease on it (see `storage::segments`).
-    fn watch_durability(&self, ctx: &mut ws::WebsocketContext<Self>) {
-        if !self.config.storage.segmented() {
-            return;
-        }
-        ctx.run_interval(self.config.storage.segment_interval(), |act, ctx| {
-            if act.flushing {
-                return;
-            }
-            let Some(work) = act.recording.as_ref().and_then(recorder::flush) else {
-                return;
-            };
-            act.flushing = true;
-            ctx.spawn(work.into_actor(act).map(|flushed, act, ctx| {
-                act.flushing = false;
-                act.on_flushed(flushed, ctx);
-            }));
-        });
-    }
-
-    fn on_flushed(&mut self, flushed: Flushed, ctx: &mut ws::WebsocketContext<Self>) {
-        let ours = |id| self.recording.as_ref().is_some_and(|r| r.id() == id);
-        match flushed {
-            Flushed::Durable { id, to } if ours(id) => {
-                let Some(recording) = self.recording.as_mut() else {
-                    return;
-                };
-                let before = recording.durable();
-                recording.set_durable(to);
-                if to > before {
-                    self.send(
-                        ctx,
-                        &ServerMessage::Durable {
-                            chunks: to.chunks,
-                            bytes: to.bytes,
-                        },
-                    );
-                }
-            }
-            Flushed::LeaseLost(id) if ours(id) => {
-                log::warn!(
-                    "session {}: recording {id} was taken over by another instance",
-                    self.session_id
-                );
-                // Not ended, not released: it is another instance's now.
-                drop(self.recording.take());
-                self.idle_since = Some(Instant::now());
-                self.fail(
-                    ctx,
-                    ErrorCode::RecordingBusy,
-                    format!("recording {id} was taken over by another instance; resume it there"),
-                );
-            }
-            Flushed::Failed(id, err) if ours(id) => {
-                log::warn!(
-                    "session {}: recording {id} not made durable yet: {err}",
-                    self.session_id
-                );
-            }
-            _ => {} // a recording this session no longer holds
-        }
     }
 
     /// Asks for the recording's older bytes to leave the page cache (see `cache_trim`).
@@ -529,13 +465,45 @@ impl RecordingSession {
     }
 }
 
+impl HoldsRecording for RecordingSession {
+    fn recording(&mut self) -> &mut Option<OpenRecording> {
+        &mut self.recording
+    }
+
+    fn flushing(&mut self) -> &mut bool {
+        &mut self.flushing
+    }
+
+    /// The client hears how far its recording is durable (it keeps its chunks until then), or
+    /// that the recording is another instance's now.
+    fn flushed(&mut self, news: Flushed, ctx: &mut Self::Context) {
+        match news {
+            Flushed::Moved(to) => self.send(
+                ctx,
+                &ServerMessage::Durable {
+                    chunks: to.chunks,
+                    bytes: to.bytes,
+                },
+            ),
+            Flushed::TakenOver(id) => {
+                self.idle_since = Some(Instant::now());
+                self.fail(
+                    ctx,
+                    ErrorCode::RecordingBusy,
+                    format!("recording {id} was taken over by another instance; resume it there"),
+                );
+            }
+        }
+    }
+}
+
 impl Actor for RecordingSession {
     type Context = ws::WebsocketContext<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
         self.watch_heartbeat(ctx);
         self.watch_cache(ctx);
-        self.watch_durability(ctx);
+        recorder::watch_durability::<Self>(&self.config, ctx);
         self.supervisor.do_send(Joined {
             session_id: self.session_id.clone(),
             actor: ctx.address().recipient(),

@@ -38,7 +38,7 @@ use atomic::write_atomically;
 use layout::Layout;
 
 pub use blobs::{BlobMeta, BlobStream, Blobs};
-pub use index::{redact, Lease, Page, RecordingIndex, RecordingQuery, SqlIndex};
+pub use index::{redact, Page, RecordingIndex, RecordingQuery, SqlIndex};
 pub use meta::{Processing, RecordingMeta, RecordingState};
 pub use open::{AppendOutcome, NewRecording, OpenRecording, StorageError};
 pub use sweep::{end_abandoned, Swept};

@@ -210,15 +210,7 @@ impl OpenRecording {
         let mut durable = Durable::default();
         if storage.segmented() && meta.status == RecordingState::Recording {
             // Another host may have taken it over meanwhile; then the copy here is stale.
-            if !segments::hold(storage, id, None)? {
-                return Err(StorageError::Busy);
-            }
-            if let Some(lease) = storage.index().lease(id)? {
-                durable = Durable {
-                    chunks: lease.durable_chunks,
-                    bytes: lease.durable_bytes,
-                };
-            }
+            durable = segments::hold(storage, id, None)?.ok_or(StorageError::Busy)?;
         }
         let index = OpenOptions::new()
             .read(true)
@@ -239,14 +231,7 @@ impl OpenRecording {
             // Ended, or waiting as `storing` on the host that holds its bytes.
             return Err(StorageError::AlreadyEnded(meta.status.as_str()));
         }
-        if !segments::hold(storage, id, None)? {
-            return Err(StorageError::Busy);
-        }
-        let lease = storage.index().lease(id)?.ok_or(StorageError::NotFound)?;
-        let upto = Durable {
-            chunks: lease.durable_chunks,
-            bytes: lease.durable_bytes,
-        };
+        let upto = segments::hold(storage, id, None)?.ok_or(StorageError::Busy)?;
         let layout = storage.layout();
         let (data, index) = match Self::create_files(layout, id) {
             Ok(files) => files,

@@ -74,17 +74,23 @@ pub fn flush(storage: &Storage, id: RecordingId, from: Durable, to: Durable) -> 
     } else {
         None
     };
-    hold(storage, id, durable)
+    hold(storage, id, durable).map(|held| held.is_some())
 }
 
 /// Takes or renews this instance's lease on a recording in progress, moving its durable point
-/// with `durable`. Blocking.
-pub fn hold(storage: &Storage, id: RecordingId, durable: Option<(u64, u64)>) -> io::Result<bool> {
+/// with `durable`. Answers the durable point, or `None` when another instance holds the
+/// recording (or it is no longer in progress). Blocking.
+pub fn hold(
+    storage: &Storage,
+    id: RecordingId,
+    durable: Option<(u64, u64)>,
+) -> io::Result<Option<Durable>> {
     let now = Utc::now();
     let until = now + lease_length(storage.segment_interval());
-    storage
+    let held = storage
         .index()
-        .hold(id, storage.instance(), now, until, durable)
+        .hold(id, storage.instance(), now, until, durable)?;
+    Ok(held.map(|(bytes, chunks)| Durable { chunks, bytes }))
 }
 
 /// Lets another instance take the recording over at once (its session went away here).
@@ -98,7 +104,7 @@ pub fn release(storage: &Storage, id: RecordingId) -> io::Result<()> {
 }
 
 /// A holder that has not renewed for three flush intervals is gone.
-pub fn lease_length(interval: Duration) -> chrono::Duration {
+fn lease_length(interval: Duration) -> chrono::Duration {
     chrono::Duration::from_std(interval * 3).unwrap_or(chrono::Duration::seconds(15))
 }
 

@@ -40,17 +40,6 @@ pub struct Page<T> {
     pub next_page: Option<usize>,
 }
 
-/// Who holds a recording in progress and how much of it is durable in the shared store.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Lease {
-    /// The instance that holds it (`None`: nobody took it yet).
-    pub owner: Option<String>,
-    pub until: Option<chrono::DateTime<chrono::Utc>>,
-    /// Bytes and chunks stored as segments, from the start of the recording.
-    pub durable_bytes: u64,
-    pub durable_chunks: u64,
-}
-
 /// Where recordings' records are kept. A second implementation is real (a different database
 /// engine, a service in front of one), so the rest of the service sees only this.
 pub trait RecordingIndex: Send + Sync + 'static {
@@ -87,7 +76,8 @@ pub trait RecordingIndex: Send + Sync + 'static {
 
     /// Takes or renews the lease on a recording in progress for `owner` until `until`, and
     /// with `durable` moves its durable point: only if it is still `recording` and nobody else
-    /// holds an unexpired lease (`now` decides). Answers whether it did.
+    /// holds an unexpired lease (`now` decides). Answers the recording's durable point after
+    /// it, (bytes, chunks), or `None` when it did not hold it.
     fn hold(
         &self,
         id: RecordingId,
@@ -95,10 +85,7 @@ pub trait RecordingIndex: Send + Sync + 'static {
         now: chrono::DateTime<chrono::Utc>,
         until: chrono::DateTime<chrono::Utc>,
         durable: Option<(u64, u64)>,
-    ) -> io::Result<bool>;
-
-    /// The lease of a recording in progress; `None` when there is no such recording.
-    fn lease(&self, id: RecordingId) -> io::Result<Option<Lease>>;
+    ) -> io::Result<Option<(u64, u64)>>;
 
     /// Recordings in progress whose lease ran out before `before`, oldest first, at most
     /// `limit`: their holder is gone.

@@ -17,7 +17,7 @@ use sqlx::{AnyPool, Connection, Row};
 use kafka_core::{OutboxEntry, OutboxStore};
 use uuid::Uuid;
 
-use super::{Lease, Page, RecordingIndex, RecordingQuery};
+use super::{Page, RecordingIndex, RecordingQuery};
 use crate::domain::RecordingId;
 use crate::storage::{Processing, RecordingMeta, RecordingState};
 
@@ -629,15 +629,17 @@ impl RecordingIndex for SqlIndex {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
         durable: Option<(u64, u64)>,
-    ) -> io::Result<bool> {
+    ) -> io::Result<Option<(u64, u64)>> {
         let (bytes, chunks) = durable.map_or((-1, -1), |(b, c)| (b as i64, c as i64));
-        // A durable point of -1 leaves it as it is.
+        // A durable point of -1 leaves it as it is. The durable point comes back with the
+        // update (both engines take RETURNING), so a takeover needs no second read.
         let query = sqlx::query(
             "UPDATE recordings SET owner = $1, lease_until = $2, \
              durable_bytes = CASE WHEN $3 >= 0 THEN $3 ELSE durable_bytes END, \
              durable_chunks = CASE WHEN $4 >= 0 THEN $4 ELSE durable_chunks END \
              WHERE id = $5 AND status = 'recording' \
-             AND (owner IS NULL OR owner = $1 OR lease_until IS NULL OR lease_until < $6)",
+             AND (owner IS NULL OR owner = $1 OR lease_until IS NULL OR lease_until < $6) \
+             RETURNING durable_bytes, durable_chunks",
         )
         .bind(owner.to_owned())
         .bind(until.timestamp_micros())
@@ -645,33 +647,18 @@ impl RecordingIndex for SqlIndex {
         .bind(chunks)
         .bind(id.to_string())
         .bind(now.timestamp_micros());
-        self.run(query.execute(&self.pool))
-            .map(|done| done.rows_affected() > 0)
-            .map_err(failed("holding a recording"))
-    }
-
-    fn lease(&self, id: RecordingId) -> io::Result<Option<Lease>> {
         let row = self
-            .run(
-                sqlx::query(
-                    "SELECT owner, lease_until, durable_bytes, durable_chunks FROM recordings \
-                     WHERE id = $1 AND status = 'recording'",
-                )
-                .bind(id.to_string())
-                .fetch_optional(&self.pool),
-            )
-            .map_err(failed("reading a lease"))?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let get = |err: sqlx::Error| failed("reading a lease")(err);
-        let until: Option<i64> = row.try_get("lease_until").map_err(get)?;
-        Ok(Some(Lease {
-            owner: row.try_get("owner").map_err(get)?,
-            until: until.map(time).transpose()?,
-            durable_bytes: row.try_get::<i64, _>("durable_bytes").map_err(get)?.max(0) as u64,
-            durable_chunks: row.try_get::<i64, _>("durable_chunks").map_err(get)?.max(0) as u64,
-        }))
+            .run(query.fetch_optional(&self.pool))
+            .map_err(failed("holding a recording"))?;
+        row.map(|row| {
+            let get = |column| {
+                row.try_get::<i64, _>(column)
+                    .map(|n| n.max(0) as u64)
+                    .map_err(failed("holding a recording"))
+            };
+            Ok((get("durable_bytes")?, get("durable_chunks")?))
+        })
+        .transpose()
     }
 
     fn expired_leases(&self, before: DateTime<Utc>, limit: usize) -> io::Result<Vec<RecordingId>> {
