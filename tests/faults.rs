@@ -125,14 +125,19 @@ async fn an_audio_instance_killed_mid_recording_is_resumed_on_the_other_through_
         .unwrap();
     let completed = next(&mut socket).await.unwrap();
     assert_eq!(completed["bytes"], 20 * 4000);
-    let stored = std::fs::read(
-        data.path()
-            .join("recordings")
-            .join(completed["fileName"].as_str().unwrap()),
-    )
-    .unwrap();
+    // Read back through the gateway from wherever it is stored (the shared folder, or S3).
+    let mut download = awc::Client::new()
+        .get(format!(
+            "http://127.0.0.1:{gateway_port}/api/download/{}",
+            completed["fileName"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(download.status().as_u16(), 200);
+    let stored = download.body().limit(1 << 20).await.unwrap();
     let sent: Vec<u8> = (0..20).flat_map(chunk).collect();
-    assert_eq!(stored, sent, "the final file is exactly what was sent");
+    assert!(stored == sent, "the final file is exactly what was sent");
 }
 
 #[actix_rt::test]

@@ -15,7 +15,9 @@ use common::{free_port, next_json};
 async fn the_root_command_serves_both_pages_and_records_through_the_gateway() {
     let data = tempfile::tempdir().unwrap();
     let (gateway_port, registry_port) = (free_port(), free_port());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_audio-stack"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_audio-stack"));
+    common::on_test_storage(&mut command, data.path());
+    let mut child = command
         .args([
             "--gateway-port",
             &gateway_port.to_string(),

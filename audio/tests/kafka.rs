@@ -18,6 +18,10 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::ClientConfig;
 use serde_json::{json, Value};
 
+#[path = "support/storage.rs"]
+mod storage;
+use storage::TestStorage;
+
 fn brokers() -> String {
     std::env::var("KAFKA_BROKERS")
         .expect("KAFKA_BROKERS must name a running broker: run the tests with scripts/test")
@@ -35,9 +39,16 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
 }
 
-async fn spawn_app(brokers: &str, data: &Path, tweak: impl FnOnce(&mut Settings)) -> String {
+/// Starts the service in this process, on the engines this run tests on (`TestStorage`).
+async fn spawn_app(
+    brokers: &str,
+    data: &Path,
+    tweak: impl FnOnce(&mut Settings),
+) -> (String, TestStorage) {
     let _ = env_logger::builder().is_test(true).try_init();
     let mut settings = Settings::for_data_dir(data);
+    let storage = TestStorage::for_data_dir(data).await;
+    storage.apply(&mut settings);
     settings.port = 0;
     settings.kafka_brokers = Some(brokers.to_owned());
     settings.kafka_group = unique("audio-service-test");
@@ -45,7 +56,7 @@ async fn spawn_app(brokers: &str, data: &Path, tweak: impl FnOnce(&mut Settings)
     let app = Application::build(settings).await.unwrap();
     let address = app.address().to_string();
     actix_rt::spawn(app.run_until_stopped());
-    address
+    (address, storage)
 }
 
 /// Streams the fixture as the browser page does and ends it; answers `(started, completed)`.
@@ -205,7 +216,7 @@ fn assert_original_fields(
 async fn a_fixture_recording_raises_one_event_with_the_original_fields_and_ends_ready() {
     let brokers = brokers();
     let data = tempfile::tempdir().unwrap();
-    let address = spawn_app(&brokers, data.path(), |_| {}).await;
+    let (address, _) = spawn_app(&brokers, data.path(), |_| {}).await;
     let (started, completed) = record(&address, "kafka-fixture").await;
     let id = completed["recordingId"].as_str().unwrap().to_owned();
     let session_id = started["sessionId"].as_str().unwrap().to_owned();
@@ -285,7 +296,7 @@ async fn a_fixture_recording_raises_one_event_with_the_original_fields_and_ends_
 async fn b_a_poisoned_event_goes_to_the_dead_letter_topic_and_the_consumer_goes_on() {
     let brokers = brokers();
     let data = tempfile::tempdir().unwrap();
-    let address = spawn_app(&brokers, data.path(), |s| {
+    let (address, _) = spawn_app(&brokers, data.path(), |s| {
         s.event_attempts = 3;
         s.event_backoff_ms = 50;
     })
@@ -392,20 +403,23 @@ impl Drop for OwnBroker {
     }
 }
 
-/// Starts the `audio` binary as a real process; answers it and its address.
-fn audio_process(data: &Path, brokers: &str, group: &str) -> (AudioProcess, String) {
-    audio_process_with(data, brokers, group, &[])
+/// Starts the `audio` binary as a real process on `storage` (its data folder and engines);
+/// answers it and its address.
+fn audio_process(storage: &TestStorage, brokers: &str, group: &str) -> (AudioProcess, String) {
+    audio_process_with(storage, brokers, group, &[])
 }
 
 fn audio_process_with(
-    data: &Path,
+    storage: &TestStorage,
     brokers: &str,
     group: &str,
     env: &[(&str, &str)],
 ) -> (AudioProcess, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_audio"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_audio"));
+    storage.apply_to_process(&mut command);
+    let mut child = command
         .args(["--port", "0", "--data-dir"])
-        .arg(data)
+        .arg(storage.data_dir())
         .env("KAFKA_BROKERS", brokers)
         .env("AUDIO_KAFKA_GROUP", group)
         .env("RUST_LOG", "info")
@@ -472,16 +486,17 @@ async fn c_with_kafka_down_and_a_kill_9_before_any_acknowledgement_no_event_is_l
     };
     let brokers = format!("127.0.0.1:{port}");
     let data = tempfile::tempdir().unwrap();
+    let storage = TestStorage::for_data_dir(data.path()).await;
     let group = unique("audio-service-outbox");
 
     // No broker is listening: twenty recordings complete anyway, their events wait in the outbox.
-    let (mut first, address) = audio_process(data.path(), &brokers, &group);
+    let (mut first, address) = audio_process(&storage, &brokers, &group);
     let mut ids = Vec::new();
     for i in 0..20 {
         let (_, completed) = record(&address, &format!("offline-{i}")).await;
         ids.push(completed["recordingId"].as_str().unwrap().to_owned());
     }
-    let waiting = outbox_entries(data.path()).await;
+    let waiting = storage.outbox_entries().await;
     assert_eq!(waiting, 20, "every completion event is in the outbox");
 
     // The process dies before Kafka ever acknowledged anything.
@@ -490,7 +505,7 @@ async fn c_with_kafka_down_and_a_kill_9_before_any_acknowledgement_no_event_is_l
 
     // The broker comes up; the service restarts; every event arrives and is processed.
     broker.start();
-    let (mut second, address) = audio_process(data.path(), &brokers, &group);
+    let (mut second, address) = audio_process(&storage, &brokers, &group);
     let consumer = test_consumer(&brokers, "audio.record.completed");
     let mut seen = std::collections::HashSet::new();
     let deadline = Instant::now() + Duration::from_secs(90);
@@ -519,7 +534,7 @@ async fn c_with_kafka_down_and_a_kill_9_before_any_acknowledgement_no_event_is_l
     // Delivered and processed events leave the outbox.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let left = outbox_entries(data.path()).await;
+        let left = storage.outbox_entries().await;
         if left == 0 {
             break;
         }
@@ -538,9 +553,10 @@ async fn d_sigterm_ends_a_live_recording_as_interrupted_with_every_acked_byte_an
 ) {
     let brokers = brokers();
     let data = tempfile::tempdir().unwrap();
+    let storage = TestStorage::for_data_dir(data.path()).await;
     let group = unique("audio-service-sigterm");
     let (mut child, address) = audio_process_with(
-        data.path(),
+        &storage,
         &brokers,
         &group,
         &[("AUDIO_SHUTDOWN_GRACE_MS", "1000")],
@@ -605,33 +621,29 @@ async fn d_sigterm_ends_a_live_recording_as_interrupted_with_every_acked_byte_an
     assert!(status.success(), "exit status {status:?}");
 
     // On disk: ended interrupted with every acknowledged byte; the outbox is empty.
-    let meta = read_meta(data.path(), &id).await;
+    let meta = storage.record(&id).await;
     assert_eq!(meta["endedAs"], "interrupted");
     assert_eq!(meta["chunks"], 6);
     // The consumer may post-process the cut-off recording before the process exits: it then
     // repairs it (the metadata's size becomes the repaired file's) and keeps the recorded bytes
     // in originals/. Either way those bytes are exactly the six acknowledged chunks.
-    let original = data.path().join("originals").join(format!("{id}.webm"));
-    let recorded = if original.exists() {
+    let name = meta["fileName"].as_str().unwrap();
+    let recorded = if let Some(original) = storage.original(name, &id).await {
         assert!(
             meta["note"].as_str().unwrap().starts_with("repaired"),
             "{meta}"
         );
-        std::fs::read(&original).unwrap()
+        original
     } else {
         assert_eq!(meta["size"], acked);
-        std::fs::read(recording_path(data.path(), &meta)).unwrap()
+        storage.stored(name).await.unwrap()
     };
     assert_eq!(recorded.len() as u64, acked);
     assert!(
         recorded == chunks[..6].concat(),
         "the acknowledged bytes, exactly"
     );
-    assert_eq!(
-        outbox_entries(data.path()).await,
-        0,
-        "events left undelivered"
-    );
+    assert_eq!(storage.outbox_entries().await, 0, "events left undelivered");
     // And its event is on Kafka.
     let consumer = test_consumer(&brokers, "audio.record.completed");
     let (_, event, _) = find_message(&consumer, Duration::from_secs(30), |v| {
@@ -668,7 +680,7 @@ async fn e_the_broker_killed_and_restarted_during_100_recordings_loses_no_event_
     broker.start();
     let brokers = format!("127.0.0.1:{port}");
     let data = tempfile::tempdir().unwrap();
-    let address = spawn_app(&brokers, data.path(), |_| {}).await;
+    let (address, storage) = spawn_app(&brokers, data.path(), |_| {}).await;
 
     let mut ids = Vec::new();
     let mut restarting = None;
@@ -689,7 +701,10 @@ async fn e_the_broker_killed_and_restarted_during_100_recordings_loses_no_event_
     // Every recording reaches ready, once, with the file its metadata describes.
     for id in &ids {
         let meta = wait_ready(&address, id, Duration::from_secs(180)).await;
-        let file = std::fs::read(recording_path(data.path(), &meta)).unwrap();
+        let file = storage
+            .stored(meta["fileName"].as_str().unwrap())
+            .await
+            .unwrap();
         let digest = {
             use sha2::Digest;
             hex::encode(sha2::Sha256::digest(&file))
@@ -728,20 +743,24 @@ async fn e_the_broker_killed_and_restarted_during_100_recordings_loses_no_event_
 async fn f_a_consumer_killed_before_it_finished_processing_processes_the_event_after_restart() {
     let brokers = brokers();
     let data = tempfile::tempdir().unwrap();
+    let storage = TestStorage::for_data_dir(data.path()).await;
     let group = unique("audio-service-killed");
-    let (mut first, address) = audio_process(data.path(), &brokers, &group);
+    let (mut first, address) = audio_process(&storage, &brokers, &group);
     let (_, completed) = record(&address, "killed-consumer").await;
     let id = completed["recordingId"].as_str().unwrap().to_owned();
     // kill -9 right after the completion: the consumer has not committed this event yet.
     first.kill().unwrap();
     first.wait().unwrap();
-    let meta = read_meta(data.path(), &id).await;
+    let meta = storage.record(&id).await;
     eprintln!("status when killed: {}", meta["status"]);
     assert_ne!(meta["status"], "recording");
 
-    let (mut second, address) = audio_process(data.path(), &brokers, &group);
+    let (mut second, address) = audio_process(&storage, &brokers, &group);
     let meta = wait_ready(&address, &id, Duration::from_secs(60)).await;
-    let file = std::fs::read(recording_path(data.path(), &meta)).unwrap();
+    let file = storage
+        .stored(meta["fileName"].as_str().unwrap())
+        .await
+        .unwrap();
     let expected = audio::postprocess::webm::remux(&fixture_chunks().concat())
         .unwrap()
         .bytes;
@@ -761,52 +780,13 @@ fn long_recording(frames: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// How many events wait in the outbox table of the (stopped) service's embedded index.
-async fn outbox_entries(data: &Path) -> i64 {
-    use sqlx::{Connection, Row};
-    let url = format!("sqlite://{}", data.join("audio.db").display());
-    let mut index = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    sqlx::query("SELECT COUNT(*) AS n FROM outbox")
-        .fetch_one(&mut index)
-        .await
-        .unwrap()
-        .get("n")
-}
-
-/// A recording's record as the (killed) service left it in its embedded index.
-async fn read_meta(data: &Path, id: &str) -> Value {
-    use sqlx::{Connection, Row};
-    let url = format!("sqlite://{}", data.join("audio.db").display());
-    let mut index = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    let row = sqlx::query(
-        "SELECT status, ended_as, chunks, size, file_name, note FROM recordings WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_one(&mut index)
-    .await
-    .unwrap();
-    json!({
-        "status": row.get::<String, _>("status"),
-        "endedAs": row.get::<Option<String>, _>("ended_as"),
-        "chunks": row.get::<i64, _>("chunks"),
-        "size": row.get::<i64, _>("size"),
-        "fileName": row.get::<String, _>("file_name"),
-        "note": row.get::<Option<String>, _>("note"),
-    })
-}
-
-/// Where the recording that `meta` describes is stored.
-fn recording_path(data: &Path, meta: &Value) -> std::path::PathBuf {
-    data.join("recordings")
-        .join(meta["fileName"].as_str().unwrap())
-}
-
 #[actix_rt::test]
 async fn g_a_consumer_killed_mid_processing_processes_the_event_again_after_restart() {
     let brokers = brokers();
     let data = tempfile::tempdir().unwrap();
+    let storage = TestStorage::for_data_dir(data.path()).await;
     let group = unique("audio-service-mid-processing");
-    let (mut first, address) = audio_process(data.path(), &brokers, &group);
+    let (mut first, address) = audio_process(&storage, &brokers, &group);
     // About 150 MB: long enough to remux that the kill lands while it runs.
     let chunks = long_recording(150);
     let recorded = chunks.concat();
@@ -815,7 +795,7 @@ async fn g_a_consumer_killed_mid_processing_processes_the_event_again_after_rest
 
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let status = read_meta(data.path(), &id).await["status"].clone();
+        let status = storage.record(&id).await["status"].clone();
         if status == "processing" {
             break;
         }
@@ -835,19 +815,19 @@ async fn g_a_consumer_killed_mid_processing_processes_the_event_again_after_rest
     );
     // Cut off mid-way: still `processing`, and the stored file is still exactly what was
     // recorded (the remuxed file replaces it atomically, and had not yet).
-    let meta = read_meta(data.path(), &id).await;
+    let meta = storage.record(&id).await;
     assert_eq!(meta["status"], "processing", "{meta}");
-    let path = recording_path(data.path(), &meta);
+    let name = meta["fileName"].as_str().unwrap().to_owned();
     assert!(
-        std::fs::read(&path).unwrap() == recorded,
+        storage.stored(&name).await.unwrap() == recorded,
         "the recorded bytes are intact after the kill"
     );
 
     // The event was not committed: a new process of the same group processes it again.
-    let (mut second, address) = audio_process(data.path(), &brokers, &group);
+    let (mut second, address) = audio_process(&storage, &brokers, &group);
     let meta = wait_ready(&address, &id, Duration::from_secs(120)).await;
     let expected = audio::postprocess::webm::remux(&recorded).unwrap().bytes;
-    let file = std::fs::read(&path).unwrap();
+    let file = storage.stored(&name).await.unwrap();
     assert!(file == expected, "the file is the remuxed recording");
     assert_eq!(meta["size"].as_u64(), Some(expected.len() as u64));
     second.kill().unwrap();
@@ -872,7 +852,7 @@ async fn post_json(address: &str, path: &str, body: Value) -> (u16, Value) {
 async fn h_the_original_gateways_http_calls_raise_the_same_event_with_its_session_id() {
     let brokers = brokers();
     let data = tempfile::tempdir().unwrap();
-    let address = spawn_app(&brokers, data.path(), |s| s.end_grace_ms = 500).await;
+    let (address, _) = spawn_app(&brokers, data.path(), |s| s.end_grace_ms = 500).await;
     // As the original gateway calls its audio server: its socket's id as sessionId.
     let session = unique("spring-ws");
     let (status, started) = post_json(

@@ -5,6 +5,8 @@
 #[allow(dead_code)]
 #[path = "api/helpers.rs"]
 mod helpers;
+#[path = "support/storage.rs"]
+mod storage;
 
 use helpers::*;
 

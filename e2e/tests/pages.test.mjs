@@ -2,12 +2,11 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { artifacts, launchBrowser, root, sha256File, startRecording, startStack, stopRecording, waitForAcked } from './stack.mjs';
+import { artifacts, launchBrowser, root, sha256File, startRecording, startStack, stopRecording, stored, waitForAcked } from './stack.mjs';
 
 let stack;
 let browser;
@@ -76,7 +75,7 @@ test('a 3 s recording appears in the list on its own, becomes ready, plays, seek
     const digest = await crypto.subtle.digest('SHA-256', body);
     return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
   }, done.fileName);
-  assert.equal(downloaded, await sha256File(join(stack.data, 'recordings', done.fileName)));
+  assert.equal(downloaded, await sha256File(await stored(stack, done.fileName)));
 });
 
 test('a dropped WebSocket reconnects by itself and the file has no gap', async () => {
@@ -95,12 +94,12 @@ test('a dropped WebSocket reconnects by itself and the file has no gap', async (
   assert.equal(done.chunks, total, `server stored ${done.chunks} chunks of ${total}`);
 
   const meta = await (await fetch(`${stack.base}/api/recordings/${done.recordingId}`)).json();
-  const file = join(stack.data, 'recordings', meta.fileName);
   for (let i = 0; i < 100 && meta.status !== 'ready'; i++) {
     await new Promise((r) => setTimeout(r, 100));
     Object.assign(meta, await (await fetch(`${stack.base}/api/recordings/${done.recordingId}`)).json());
   }
   assert.equal(meta.status, 'ready');
+  const file = await stored(stack, meta.fileName);
   // It decodes without an error, and packet times run on without a hole.
   const errors = execFileSync('ffmpeg', ['-v', 'error', '-i', file, '-f', 'null', '-'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   assert.equal(errors.trim(), '');
@@ -128,7 +127,7 @@ test('deleting from the list removes the recording everywhere', async () => {
   assert.equal((await fetch(`${stack.base}/api/recordings/${done.recordingId}`)).status, 404);
   const files = await (await fetch(`${stack.base}/api/files`)).json();
   assert.ok(!files.includes(done.fileName));
-  assert.ok(!existsSync(join(stack.data, 'recordings', done.fileName)));
+  assert.equal(await stored(stack, done.fileName), null, 'the stored file is gone');
 });
 
 test("the original's own page records on /ws/audio and its last chunk, sent after record-end, is kept", async () => {
@@ -161,7 +160,7 @@ test("the original's own page records on /ws/audio and its last chunk, sent afte
   assert.equal(meta.status, 'ready');
   assert.equal(meta.userId, 'original');
   // It decodes to about the time recorded (3.3 s and the last second's remainder).
-  const file = join(stack.data, 'recordings', meta.fileName);
+  const file = await stored(stack, meta.fileName);
   const seconds = Number(execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'default=nw=1:nk=1', file], { encoding: 'utf8' }).trim());
   assert.ok(seconds > 3.0 && seconds < 5.0, `duration ${seconds}`);
   const errors = execFileSync('ffmpeg', ['-v', 'error', '-i', file, '-f', 'null', '-'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });

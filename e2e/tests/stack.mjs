@@ -1,8 +1,14 @@
-// Starts the system as a user does (the root `audio-stack` binary, embedded defaults, on free
-// ports) and Debian's Chromium with a fake microphone, through playwright-core.
+// Starts the system as a user does (the root `audio-stack` binary, on free ports) and Debian's
+// Chromium with a fake microphone, through playwright-core.
+//
+// The stack runs on the embedded defaults, or on PostgreSQL and S3 when the environment says so
+// (`AUDIO_DATABASE_URL`, `AUDIO_RECORDINGS_URL=s3://bucket/prefix` and the `AWS_*` variables, as
+// scripts/test sets them for the suite's second run); `stored()` reads a recording from
+// wherever the stack stored it.
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdtemp, mkdir, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -77,6 +83,42 @@ export async function launchBrowser() {
 
 export async function sha256File(path) {
   return createHash('sha256').update(await readFile(path)).digest('hex');
+}
+
+/** The recordings' store: `s3://bucket/prefix` as an endpoint URL, or `null` for the folder. */
+function s3Store() {
+  const url = process.env.AUDIO_RECORDINGS_URL;
+  if (!url) return null;
+  const match = /^s3:\/\/([^/]+)\/?(.*)$/.exec(url);
+  if (!match) throw new Error(`AUDIO_RECORDINGS_URL is not s3://bucket/prefix: ${url}`);
+  const [, bucket, prefix] = match;
+  const endpoint = process.env.AWS_ENDPOINT.replace(/\/$/, '');
+  return `${endpoint}/${bucket}${prefix ? `/${prefix.replace(/\/$/, '')}` : ''}`;
+}
+
+/** GETs one object with curl's own SigV4 into `file`; answers the HTTP status. */
+function s3Get(url, file) {
+  const { AWS_ACCESS_KEY_ID: key, AWS_SECRET_ACCESS_KEY: secret, AWS_REGION: region } = process.env;
+  const status = execFileSync('curl', ['-s', '-o', file, '-w', '%{http_code}',
+    '--aws-sigv4', `aws:amz:${region || 'us-east-1'}:s3`, '--user', `${key}:${secret}`, url], { encoding: 'utf8' });
+  return Number(status);
+}
+
+/**
+ * Where the stored recording `name` can be read as a file: in the data folder, or fetched from
+ * the S3 store into a temporary file. `null` when the store has no such recording.
+ */
+export async function stored(stack, name) {
+  const store = s3Store();
+  if (!store) {
+    const path = join(stack.data, 'recordings', name);
+    return existsSync(path) ? path : null;
+  }
+  const file = join(await mkdtemp(join(tmpdir(), 'e2e-stored-')), name);
+  const status = s3Get(`${store}/${encodeURIComponent(name)}`, file);
+  if (status === 404) return null;
+  if (status !== 200) throw new Error(`GET ${name} from the S3 store answered ${status}`);
+  return file;
 }
 
 /** Records through the page until `ackedAtLeast` chunks are acknowledged (plus `extraMs`). */

@@ -79,6 +79,33 @@ pub async fn handle_with_retries(
     }
 }
 
+/// A consumer that is closed on a thread of its own when dropped. Closing leaves the group,
+/// which waits for the broker; with the broker gone, librdkafka's close can wait without end
+/// (rust-rdkafka #509), and a runtime shutting down would wait with it. A process that exits
+/// does not wait for that thread.
+struct ClosedAside(Option<StreamConsumer>);
+
+impl std::ops::Deref for ClosedAside {
+    type Target = StreamConsumer;
+
+    fn deref(&self) -> &StreamConsumer {
+        self.0.as_ref().expect("present until dropped")
+    }
+}
+
+impl Drop for ClosedAside {
+    fn drop(&mut self) {
+        if let Some(consumer) = self.0.take() {
+            let closing = std::thread::Builder::new()
+                .name("kafka-close".into())
+                .spawn(move || drop(consumer));
+            if let Err(err) = closing {
+                log::warn!("the Kafka consumer is closed in place: {err}");
+            }
+        }
+    }
+}
+
 /// Starts a consumer of `topics` in `group` on the current arbiter. `offset_reset` is where a
 /// new group starts (`earliest` for work queues, `latest` for live notifications).
 pub fn spawn_consumer(
@@ -99,6 +126,7 @@ pub fn spawn_consumer(
         .set("topic.metadata.refresh.interval.ms", "2000")
         .create()?;
     consumer.subscribe(topics)?;
+    let consumer = ClosedAside(Some(consumer));
     let dead_letters: FutureProducer = crate::producer::producer_config(brokers).create()?;
     let group = group.to_owned();
     Ok(actix_rt::spawn(async move {

@@ -50,6 +50,78 @@ pub async fn next_json(
     }
 }
 
+/// Points `command` (audio instances, or the one-process stack, whose data is in `data`) at
+/// the index and recordings' store this run tests on. The
+/// storage-neutral tests run once on the embedded defaults and once on PostgreSQL and S3: for
+/// the second run scripts/test sets `AUDIO_TEST_DATABASE_URL` (a PostgreSQL's `postgres`
+/// database) and `AUDIO_TEST_RECORDINGS_URL` (`s3://<bucket>`, with the `AWS_*` variables).
+/// Instances sharing a data folder then share a fresh database and a bucket prefix of their
+/// own, as hosts sharing only those engines do, and flush recordings in progress every 200 ms.
+pub fn on_test_storage(command: &mut Command, data: &Path) {
+    for (name, value) in storage_env(data) {
+        match value {
+            Some(value) => command.env(name, value),
+            None => command.env_remove(name),
+        };
+    }
+}
+
+/// The variables `on_test_storage` sets (`Some`) or removes (`None`).
+fn storage_env(data: &Path) -> Vec<(&'static str, Option<String>)> {
+    type Engines = (PathBuf, Option<String>, Option<String>);
+    static MADE: std::sync::Mutex<Vec<Engines>> = std::sync::Mutex::new(Vec::new());
+    let from_env = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
+    let mut made = MADE.lock().unwrap();
+    let (database, recordings) = match made.iter().find(|(dir, _, _)| dir == data) {
+        Some((_, database, recordings)) => (database.clone(), recordings.clone()),
+        None => {
+            let suffix = uuid::Uuid::new_v4().simple().to_string();
+            let database = from_env("AUDIO_TEST_DATABASE_URL").map(|admin| {
+                let name = format!("stack_test_{suffix}");
+                create_database(&admin, &name);
+                format!("{}/{name}", admin.rsplit_once('/').unwrap().0)
+            });
+            let recordings = from_env("AUDIO_TEST_RECORDINGS_URL")
+                .map(|bucket| format!("{}/{suffix}", bucket.trim_end_matches('/')));
+            made.push((data.to_owned(), database.clone(), recordings.clone()));
+            (database, recordings)
+        }
+    };
+    // `None` removes the variable: the embedded defaults, whatever the developer's environment
+    // says.
+    let segments = recordings.as_ref().map(|_| "200".to_owned());
+    vec![
+        ("AUDIO_DATABASE_URL", database),
+        ("AUDIO_RECORDINGS_URL", recordings),
+        ("AUDIO_SEGMENT_INTERVAL_MS", segments),
+    ]
+}
+
+/// `CREATE DATABASE name` on the server `admin` names, from synchronous code (on a thread with
+/// a runtime of its own, so it may be called from a test's runtime).
+fn create_database(admin: &str, name: &str) {
+    let (admin, name) = (admin.to_owned(), name.to_owned());
+    std::thread::spawn(move || {
+        use sqlx::Connection;
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async {
+                let mut connection = sqlx::PgConnection::connect(&admin)
+                    .await
+                    .expect("AUDIO_TEST_DATABASE_URL names a running PostgreSQL");
+                // The name is made by storage_env, from a UUID.
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut connection)
+                    .await
+                    .expect("creates a test database");
+            })
+    })
+    .join()
+    .unwrap();
+}
+
 /// A child process killed when dropped.
 pub struct Proc(pub Child);
 
@@ -72,7 +144,16 @@ pub fn spawn_with(name: &str, args: &[String], env: &[(&str, &str)], log: Option
         Some(path) => Stdio::from(std::fs::File::create(path).unwrap()),
         None => Stdio::inherit(),
     };
-    let child = Command::new(binary(name))
+    let mut command = Command::new(binary(name));
+    if name == "audio" {
+        let data = args
+            .iter()
+            .position(|arg| arg == "--data-dir")
+            .map(|at| PathBuf::from(&args[at + 1]))
+            .expect("an audio instance is given its data folder");
+        on_test_storage(&mut command, &data);
+    }
+    let child = command
         .args(args)
         .env_remove("KAFKA_BROKERS")
         .env(

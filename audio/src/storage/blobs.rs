@@ -18,14 +18,14 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::aws::AmazonS3Builder;
 use object_store::buffered::BufWriter;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
 use object_store::prefix::PrefixStore;
 use object_store::{
-    BackoffConfig, ClientConfigKey, GetOptions, GetRange, ObjectMeta, ObjectStore, ObjectStoreExt,
-    PutPayload, RetryConfig,
+    BackoffConfig, GetOptions, GetRange, ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload,
+    RetryConfig,
 };
 use tokio::io::AsyncWriteExt;
 
@@ -262,6 +262,20 @@ impl Blobs {
         }
     }
 
+    /// The bytes `keep_original` kept of recording `id` stored as `name`, or `None` when none
+    /// were kept. Blocking.
+    pub fn read_original(&self, name: &FileName, id: RecordingId) -> io::Result<Option<Vec<u8>>> {
+        let kept = format!("{id}.{}", name.extension().unwrap_or("bin"));
+        match &self.inner.kind {
+            Kind::Local { originals, .. } => match std::fs::read(originals.join(kept)) {
+                Ok(bytes) => Ok(Some(bytes)),
+                Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
+                Err(err) => Err(err),
+            },
+            Kind::Remote { .. } => self.get_object(&format!("originals/{kept}")),
+        }
+    }
+
     /// Removes a recording's object; one that is not there is not an error. Blocking.
     pub fn delete(&self, name: &FileName) -> io::Result<()> {
         let store = self.inner.store.clone();
@@ -404,7 +418,10 @@ impl Blobs {
             return Ok(None);
         };
         // The store's stream is polled on the store's runtime; the response reads a channel.
-        let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(4);
+        // A reader that stops reading holds one piece in the channel and the one after it:
+        // the store's stream is not polled again until the reader takes more, and its pieces
+        // are small (the S3 client's read buffer, `s3_http`; 8 KiB from the local folder).
+        let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(1);
         self.inner.runtime().spawn(async move {
             while let Some(item) = stream.next().await {
                 let failed = item.is_err();
@@ -464,14 +481,12 @@ fn remote_store(raw: &str) -> io::Result<Arc<dyn ObjectStore>> {
         max_retries: 3,
         retry_timeout: Duration::from_secs(10),
     };
-    // As config keys, not `with_client_options`, which would drop what the `AWS_*` variables
-    // set (`AWS_ALLOW_HTTP`).
-    let client = |key| AmazonS3ConfigKey::Client(key);
+    // Timeouts and buffers are the HTTP client's own (s3_http); `AWS_ALLOW_HTTP` reaches it
+    // through the builder's options.
     let store = AmazonS3Builder::from_env()
         .with_bucket_name(bucket)
         .with_retry(retry)
-        .with_config(client(ClientConfigKey::ConnectTimeout), "3s")
-        .with_config(client(ClientConfigKey::Timeout), "60s")
+        .with_http_connector(super::s3_http::SmallBuffers)
         .build()
         .map_err(|err| io::Error::other(one_line(&err)))?;
     let prefix = url.path().trim_matches('/');

@@ -27,6 +27,7 @@ mod index;
 mod layout;
 mod meta;
 mod open;
+mod s3_http;
 pub mod segments;
 mod sweep;
 

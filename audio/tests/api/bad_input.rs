@@ -45,7 +45,7 @@ async fn every_bad_frame_gets_a_clear_error_and_loses_nothing_accepted() {
     outside.sort();
     // The local store is the data folder's `recordings/`; with S3 the folder holds only the
     // partial folder and the instance's name in leases.
-    let expected: &[&str] = match app.recordings_url {
+    let expected: &[&str] = match app.storage.recordings_url {
         Some(_) => &["instance-id", "partial"],
         None => &["partial", "recordings"],
     };

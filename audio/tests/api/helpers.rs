@@ -10,15 +10,13 @@ use awc::ws;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 
+use crate::storage::TestStorage;
+
 pub struct TestApp {
     pub address: String,
     pub data_dir: tempfile::TempDir,
-    /// The index's database when it is not the embedded SQLite in `data_dir`.
-    pub database_url: Option<String>,
-    /// The recordings' store when it is not the data folder's `recordings/`.
-    pub recordings_url: Option<String>,
-    /// The same store, opened by the test to look at what the service stored.
-    blobs: audio::storage::Blobs,
+    /// Its index and recordings' store (the embedded defaults, or PostgreSQL and S3).
+    pub storage: TestStorage,
     handle: ServerHandle,
     finished: std::sync::Mutex<Option<actix_rt::task::JoinHandle<std::io::Result<()>>>>,
 }
@@ -31,7 +29,7 @@ impl TestApp {
     pub async fn ws(&self) -> WsClient {
         WsClient::connect_to(
             &format!("ws://{}/ws/record", self.address),
-            self.recordings_url.is_some(),
+            self.storage.recordings_url.is_some(),
         )
         .await
     }
@@ -108,21 +106,12 @@ impl TestApp {
     /// A stored recording's bytes, read from the recordings' store (the data folder or S3);
     /// `None` when there is no such object.
     pub async fn stored(&self, name: &str) -> Option<Vec<u8>> {
-        let (blobs, name) = (
-            self.blobs.clone(),
-            audio::domain::FileName::parse(name).unwrap(),
-        );
-        actix_web::rt::task::spawn_blocking(move || blobs.read(&name).unwrap())
-            .await
-            .unwrap()
+        self.storage.stored(name).await
     }
 
     /// The names of the objects in the recordings' store.
     pub async fn stored_names(&self) -> Vec<String> {
-        let blobs = self.blobs.clone();
-        actix_web::rt::task::spawn_blocking(move || blobs.list_names().unwrap())
-            .await
-            .unwrap()
+        self.storage.names().await
     }
 }
 
@@ -145,25 +134,13 @@ pub async fn spawn_app_in(
 ) -> TestApp {
     let _ = env_logger::builder().is_test(true).try_init();
     let mut settings = Settings::for_data_dir(data_dir.path());
-    settings.database_url = test_database().await;
-    settings.recordings_url = test_recordings();
-    // Flushes to the shared store during the tests' recordings, not after them.
-    settings.segment_interval_ms = 200;
+    let storage = TestStorage::for_data_dir(data_dir.path()).await;
+    storage.apply(&mut settings);
     settings.port = 0;
     settings.workers = 2;
     // The embedded bus, whatever KAFKA_BROKERS says (the Kafka tests are in tests/kafka.rs).
     settings.kafka_brokers = None;
     tweak(&mut settings);
-    let database_url = settings.database_url.clone();
-    let recordings_url = settings.recordings_url.clone();
-    let blobs = {
-        let (dir, url) = (data_dir.path().to_owned(), recordings_url.clone());
-        actix_web::rt::task::spawn_blocking(move || {
-            audio::storage::Blobs::open(&dir, url.as_deref()).expect("the recordings' store")
-        })
-        .await
-        .unwrap()
-    };
     let app = Application::build(settings)
         .await
         .expect("the service starts");
@@ -173,47 +150,10 @@ pub async fn spawn_app_in(
     TestApp {
         address,
         data_dir,
-        database_url,
-        recordings_url,
-        blobs,
+        storage,
         handle,
         finished: std::sync::Mutex::new(Some(finished)),
     }
-}
-
-/// The suite runs once on the embedded SQLite index and once on PostgreSQL: `scripts/test`
-/// starts a PostgreSQL server and sets `AUDIO_TEST_DATABASE_URL` to its `postgres` database
-/// for the second run. Each app then gets a fresh database of its own.
-pub async fn test_database() -> Option<String> {
-    use sqlx::Connection;
-    let admin = std::env::var("AUDIO_TEST_DATABASE_URL")
-        .ok()
-        .filter(|url| !url.is_empty())?;
-    let name = format!("audio_test_{}", uuid::Uuid::new_v4().simple());
-    let mut connection = sqlx::PgConnection::connect(&admin)
-        .await
-        .expect("AUDIO_TEST_DATABASE_URL names a running PostgreSQL");
-    // The name is made here, from a UUID: nothing outside goes into the statement.
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut connection)
-        .await
-        .expect("creates a test database");
-    let (server, _) = admin.rsplit_once('/').expect("a URL with a database");
-    Some(format!("{server}/{name}"))
-}
-
-/// Likewise for the recordings' store: `scripts/test` starts an S3-compatible server, makes a
-/// bucket and sets `AUDIO_TEST_RECORDINGS_URL=s3://<bucket>` (with the `AWS_*` variables) for
-/// the second run. Each app then gets a prefix of its own in that bucket.
-pub fn test_recordings() -> Option<String> {
-    let bucket = std::env::var("AUDIO_TEST_RECORDINGS_URL")
-        .ok()
-        .filter(|url| !url.is_empty())?;
-    Some(format!(
-        "{}/{}",
-        bucket.trim_end_matches('/'),
-        uuid::Uuid::new_v4().simple()
-    ))
 }
 
 pub async fn spawn_app() -> TestApp {

@@ -46,7 +46,10 @@ async fn listed(app: &TestApp, query: &str) -> (u64, Vec<String>) {
 /// The storage another instance sharing the data folder (and so its index) would open.
 async fn other_instance(app: &TestApp) -> Storage {
     let dir = app.data_dir.path().to_owned();
-    let (url, recordings) = (app.database_url.clone(), app.recordings_url.clone());
+    let (url, recordings) = (
+        app.storage.database_url.clone(),
+        app.storage.recordings_url.clone(),
+    );
     actix_web::rt::task::spawn_blocking(move || {
         Storage::open(dir, url.as_deref(), recordings.as_deref()).unwrap()
     })

@@ -12,3 +12,5 @@ mod page_cache;
 mod recording;
 mod registration;
 mod resume;
+#[path = "../support/storage.rs"]
+mod storage;

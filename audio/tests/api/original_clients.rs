@@ -309,7 +309,7 @@ async fn the_original_page_on_ws_audio_keeps_its_last_chunk() {
     let app = spawn_app_with(|s| s.end_grace_ms = 1_000).await;
     let mut socket = WsClient::connect_to(
         &format!("ws://{}/ws/audio", app.address),
-        app.recordings_url.is_some(),
+        app.storage.recordings_url.is_some(),
     )
     .await;
     socket
@@ -362,7 +362,7 @@ async fn a_socket_that_closes_during_the_grace_still_ends_its_recording_as_asked
     let app = spawn_app_with(|s| s.end_grace_ms = 60_000).await;
     let mut socket = WsClient::connect_to(
         &format!("ws://{}/ws/audio", app.address),
-        app.recordings_url.is_some(),
+        app.storage.recordings_url.is_some(),
     )
     .await;
     let started = socket.start(Some("closes")).await;
