@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use awc::ws;
-use futures_util::SinkExt;
+use futures_util::{SinkExt, StreamExt};
 
 mod common;
 use common::{free_port, next_json};
@@ -115,6 +115,14 @@ async fn the_root_command_serves_both_pages_and_records_through_the_gateway() {
         .unwrap();
     let completed = next_json(&mut socket).await;
     assert_eq!(completed["bytes"], 20_000);
+    // The recording page is done with its socket (an open one would hold the stop below, as
+    // any request in flight does, until the servers' shutdown timeout).
+    socket.send(ws::Message::Close(None)).await.unwrap();
+    while let Some(Ok(frame)) = socket.next().await {
+        if matches!(frame, ws::Frame::Close(_)) {
+            break;
+        }
+    }
     let name = completed["fileName"].as_str().unwrap();
     let mut download = client
         .get(format!("{site}/api/download/{name}"))
@@ -142,12 +150,40 @@ async fn the_root_command_serves_both_pages_and_records_through_the_gateway() {
     assert_eq!(sockets.len(), 2, "the gateway never saw both instances");
     assert!(sockets.iter().all(|s| s.exists()), "{sockets:?}");
 
+    // The list page is open: its live event stream, through the gateway.
+    let mut events = client
+        .get(format!("{site}/api/events"))
+        .timeout(Duration::from_secs(60))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.status().as_u16(), 200);
+    let first = events.next().await.unwrap().unwrap();
+    assert!(
+        String::from_utf8_lossy(&first).contains("connected"),
+        "{first:?}"
+    );
+
+    let asked = std::time::Instant::now();
     interrupt(child.id());
+    // The stream ends (the browser would reconnect elsewhere) instead of holding the stop.
+    let ended = actix_rt::time::timeout(Duration::from_secs(10), async {
+        while let Some(Ok(_)) = events.next().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the event stream was not ended by the stop");
     let status = child.wait().unwrap();
     guard.0 = None;
+    let stopped_in = asked.elapsed();
+    eprintln!("stopped in {stopped_in:?} with an event stream open");
     assert!(
         status.success(),
         "Ctrl-C should stop the stack cleanly: {status:?}"
+    );
+    // Each server would wait 5 s for a stream that holds its stop; 10 s before this change.
+    assert!(
+        stopped_in < Duration::from_secs(4),
+        "the stop waited {stopped_in:?}: an open connection held it"
     );
     // A clean stop leaves no socket file behind.
     assert!(sockets.iter().all(|s| !s.exists()), "{sockets:?}");

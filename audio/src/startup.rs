@@ -17,7 +17,7 @@ use registry::client::{local_socket, Deregister, InstanceSpec, Registration, Reg
 use crate::cache_trim::{trims_pages, CacheTrim, CacheTrimmer};
 use crate::config::Settings;
 use crate::domain::RecordingId;
-use crate::events::{processed_event, Broadcast, EventHub};
+use crate::events::{processed_event, Broadcast, CloseStreams, EventHub};
 use crate::local_socket::LocalSocket;
 use crate::open_files;
 use crate::postprocess::{PostProcessor, Process};
@@ -46,6 +46,7 @@ pub struct Application {
     registration: Option<Addr<Registration>>,
     local_socket: Option<LocalSocket>,
     bus: EventBus,
+    hub: Addr<EventHub>,
     shutdown_grace: std::time::Duration,
 }
 
@@ -54,6 +55,7 @@ pub struct Application {
 pub struct ShutdownHandle {
     server: ServerHandle,
     supervisor: Addr<RecordingSupervisor>,
+    hub: Addr<EventHub>,
     grace: std::time::Duration,
 }
 
@@ -81,6 +83,8 @@ impl ShutdownHandle {
                 log::info!("ended {ended} recording(s) as interrupted for shutdown");
             }
         }
+        // After the recordings' ends, so that open list pages saw them.
+        let _ = self.hub.send(CloseStreams).await;
         self.server.stop(true).await;
     }
 }
@@ -108,8 +112,10 @@ impl Application {
                 settings.database_url.clone(),
                 settings.recordings_url.clone(),
             );
+            let interval = std::time::Duration::from_millis(settings.segment_interval_ms);
             actix_web::rt::task::spawn_blocking(move || {
                 Storage::open(root, database.as_deref(), recordings.as_deref())
+                    .map(|storage| storage.with_segment_interval(interval))
             })
             .await
             .map_err(std::io::Error::other)??
@@ -187,15 +193,17 @@ impl Application {
             http_sessions: HttpSessions::default(),
             outbox: bus.outbox().clone(),
             publisher: bus.publisher(),
-            hub,
+            hub: hub.clone(),
         });
 
         let json = routes::json_config(settings.max_frame_bytes);
         let mut server = HttpServer::new(move || {
             App::new()
-                .wrap(middleware::Logger::new(
-                    "%a \"%r\" %s %b %Dms [request %{x-request-id}i]",
-                ))
+                // The access log, at debug (`RUST_LOG=debug`, or `actix_web=debug`).
+                .wrap(
+                    middleware::Logger::new("%a \"%r\" %s %b %Dms [request %{x-request-id}i]")
+                        .log_level(log::Level::Debug),
+                )
                 .app_data(state.clone())
                 .app_data(json.clone())
                 .configure(routes::configure)
@@ -251,6 +259,7 @@ impl Application {
             registration,
             local_socket,
             bus,
+            hub,
             shutdown_grace: std::time::Duration::from_millis(settings.shutdown_grace_ms),
         })
     }
@@ -282,6 +291,7 @@ impl Application {
         ShutdownHandle {
             server: self.server.handle(),
             supervisor: self.supervisor.clone(),
+            hub: self.hub.clone(),
             grace: self.shutdown_grace,
         }
     }

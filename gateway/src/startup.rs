@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use actix::{Actor, Addr};
 use actix_http::HttpService;
+use actix_server::GracefulShutdownSignal;
 use actix_service::{fn_factory, fn_service, map_config, IntoServiceFactory, ServiceFactory};
 use actix_web::body::MessageBody;
 use actix_web::dev::{
@@ -42,6 +43,9 @@ pub struct GatewayState {
     pub own_address: String,
     /// Places for relayed WebSockets under the open-files limit.
     pub relays: Arc<RelayBudget>,
+    /// Notified when the server starts a graceful stop: relayed event streams end then, as
+    /// they would otherwise hold the stop until its timeout (a browser reconnects elsewhere).
+    pub stopping: GracefulShutdownSignal,
 }
 
 pub struct Application {
@@ -91,6 +95,8 @@ impl Application {
         }
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))?;
         let address = listener.local_addr()?;
+        let mut server = Server::build().shutdown_timeout(5);
+        let stopping = server.graceful_shutdown_signal();
         let state = web::Data::new(GatewayState {
             routes,
             balancer,
@@ -100,6 +106,7 @@ impl Application {
             web_dir: settings.web_dir.clone(),
             own_address: address.to_string(),
             relays,
+            stopping: stopping.clone(),
         });
         let (connect_timeout, request_timeout) =
             (settings.connect_timeout(), settings.request_timeout());
@@ -114,7 +121,6 @@ impl Application {
             let client = upstream_client(connect_timeout, request_timeout, local.clone());
             app(state.clone(), client, &cors_origins)
         };
-        let mut server = Server::build().shutdown_timeout(5);
         if settings.workers > 0 {
             server = server.workers(settings.workers);
         }
@@ -134,7 +140,15 @@ impl Application {
                     }))
                 }
             });
+            let stopping = stopping.clone();
             HttpService::build()
+                // A graceful stop closes idle keep-alive connections at once, and others once
+                // their current request is answered (as actix-web's HttpServer does), rather
+                // than waiting for them to time out.
+                .graceful_shutdown_signal(move || {
+                    let stopping = stopping.clone();
+                    async move { stopping.notified().await }
+                })
                 .client_request_timeout(Duration::from_secs(5))
                 .client_disconnect_timeout(Duration::from_secs(1))
                 // Small writes (acks, pongs) go out at once instead of behind delayed ACKs.

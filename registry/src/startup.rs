@@ -37,8 +37,11 @@ impl Application {
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(
+                    // The access log, at debug: every client polls and renews every few
+                    // seconds, which an `info` log would repeat without end.
                     middleware::Logger::new("%a \"%r\" %s %Dms")
-                        .exclude_regex("^/eureka/apps/[^/]+/[^/]+$"),
+                        .exclude_regex("^/eureka/apps/[^/]+/[^/]+$")
+                        .log_level(log::Level::Debug),
                 )
                 .app_data(state.clone())
                 .configure(routes::configure)

@@ -60,3 +60,17 @@ impl Handler<Broadcast> for EventHub {
         self.send(Bytes::from(frame));
     }
 }
+
+/// Ends every open stream (the service is stopping: an open stream would hold the graceful
+/// stop until its timeout). Browsers reconnect on their own, to another instance.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CloseStreams;
+
+impl Handler<CloseStreams> for EventHub {
+    type Result = ();
+
+    fn handle(&mut self, _: CloseStreams, _: &mut Self::Context) {
+        self.subscribers.clear();
+    }
+}

@@ -3,7 +3,7 @@
 
 mod hub;
 
-pub use hub::{Broadcast, EventHub, Subscribe};
+pub use hub::{Broadcast, CloseStreams, EventHub, Subscribe};
 
 use chrono::Utc;
 use kafka_core::{

@@ -352,20 +352,25 @@ impl Blobs {
         })
     }
 
-    /// Removes every object under `prefix`, in the background (errors are logged).
+    /// Removes every object under `prefix`, in the background (errors are logged). On S3 the
+    /// listed objects go in bulk `DeleteObjects` requests (a thousand keys each) rather than a
+    /// request per object: the store's work per finished recording is mostly per request.
     pub(super) fn delete_all_under(&self, prefix: String) {
         let store = self.inner.store.clone();
         self.inner.runtime().spawn(async move {
             let location = ObjectPath::from(prefix.as_str());
-            let mut objects = store.list(Some(&location));
-            while let Some(object) = objects.next().await {
-                let removed = match object {
-                    Ok(object) => store.delete(&object.location).await,
-                    Err(err) => Err(err),
-                };
-                if let Err(err) = removed {
-                    log::warn!("{prefix}: not removed: {err}");
-                    return;
+            let listed = store
+                .list(Some(&location))
+                .map(|object| object.map(|object| object.location))
+                .boxed();
+            let mut deleted = store.delete_stream(listed);
+            while let Some(result) = deleted.next().await {
+                match result {
+                    Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
+                    Err(err) => {
+                        log::warn!("{prefix}: not removed: {err}");
+                        return;
+                    }
                 }
             }
         });

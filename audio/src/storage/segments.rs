@@ -174,6 +174,12 @@ pub fn discard(storage: &Storage, id: RecordingId) {
     storage.blobs().delete_all_under(prefix(id));
 }
 
+/// How many segments of recording `id` the store holds (none once it is stored and they are
+/// removed). Blocking.
+pub fn count(blobs: &super::Blobs, id: RecordingId) -> io::Result<usize> {
+    Ok(blobs.list_objects(&prefix(id))?.len())
+}
+
 fn read_at(file: &File, offset: u64, len: u64) -> io::Result<Vec<u8>> {
     let mut buffer = vec![0; len as usize];
     file.read_exact_at(&mut buffer, offset)?;

@@ -18,6 +18,7 @@ pub struct TestApp {
     /// Its index and recordings' store (the embedded defaults, or PostgreSQL and S3).
     pub storage: TestStorage,
     handle: ServerHandle,
+    shutdown: audio::startup::ShutdownHandle,
     finished: std::sync::Mutex<Option<actix_rt::task::JoinHandle<std::io::Result<()>>>>,
 }
 
@@ -103,6 +104,16 @@ impl TestApp {
         }
     }
 
+    /// The graceful shutdown SIGTERM runs (live recordings ended, event streams closed, the
+    /// server stopped); waits for the server to finish.
+    pub async fn shut_down(&self) {
+        self.shutdown.shutdown().await;
+        let finished = self.finished.lock().unwrap().take();
+        if let Some(done) = finished {
+            let _ = done.await;
+        }
+    }
+
     /// A stored recording's bytes, read from the recordings' store (the data folder or S3);
     /// `None` when there is no such object.
     pub async fn stored(&self, name: &str) -> Option<Vec<u8>> {
@@ -146,12 +157,14 @@ pub async fn spawn_app_in(
         .expect("the service starts");
     let address = app.address().to_string();
     let handle = app.handle();
+    let shutdown = app.shutdown_handle();
     let finished = actix_rt::spawn(app.run_until_stopped());
     TestApp {
         address,
         data_dir,
         storage,
         handle,
+        shutdown,
         finished: std::sync::Mutex::new(Some(finished)),
     }
 }

@@ -79,3 +79,33 @@ async fn the_event_stream_follows_a_recording_from_start_to_ready_and_deletion()
     let seen = collect_events(&mut events, &id, &["deleted"]).await;
     assert_eq!(seen, ["deleted"]);
 }
+
+#[actix_rt::test]
+async fn a_graceful_shutdown_ends_open_event_streams_instead_of_waiting_for_them() {
+    let app = spawn_app().await;
+    let mut events = awc::Client::new()
+        .get(app.http("/api/events"))
+        .timeout(Duration::from_secs(60))
+        .send()
+        .await
+        .unwrap();
+    let first = events.next().await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&first).contains("connected"));
+
+    let asked = std::time::Instant::now();
+    let stopping = actix_rt::spawn(async move {
+        app.shut_down().await;
+        app
+    });
+    // The stream ends: a browser's EventSource reconnects (to another instance).
+    let ended = actix_rt::time::timeout(Duration::from_secs(10), async {
+        while let Some(Ok(_)) = events.next().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the event stream was left open");
+    let _app = stopping.await.unwrap();
+    let took = asked.elapsed();
+    eprintln!("shut down in {took:?} with an event stream open");
+    // An open stream would have held the stop until the server's 5 s shutdown timeout.
+    assert!(took < Duration::from_secs(4), "the shutdown took {took:?}");
+}

@@ -16,6 +16,20 @@ async fn check_stored_fixture(app: &TestApp, started: &Value, completed: &Value)
     // remuxed fixture (every packet unchanged, see tests/webm_ffmpeg.rs).
     let meta = app.wait_for_status(id, "ready").await;
     assert_eq!(meta["endedAs"], "completed");
+    // Nothing of it is left in progress: neither its files here nor, on a shared store, the
+    // segments it was made durable in (removed in the background once it is stored).
+    let partial = app.data_dir.path().join("partial");
+    assert!(!partial.join(format!("{id}.part")).exists());
+    assert!(!partial.join(format!("{id}.idx")).exists());
+    let mut left = app.storage.segments(id).await;
+    for _ in 0..100 {
+        if left == 0 {
+            break;
+        }
+        actix_rt::time::sleep(std::time::Duration::from_millis(50)).await;
+        left = app.storage.segments(id).await;
+    }
+    assert_eq!(left, 0, "segments left in the store");
     let duration = meta["durationMs"].as_f64().unwrap();
     assert!((duration - 3960.0).abs() <= 20.0, "duration {duration}");
     assert_eq!(meta["codec"], "A_OPUS");
@@ -134,7 +148,16 @@ async fn fixture_streamed_as_binary_frames_is_stored_byte_identical() {
         .unwrap()
         .starts_with(&format!("{session_id}_")));
 
-    ws.stream_binary(&fixture_chunks(), 0, 0).await;
+    // Half, a pause of a few flush intervals, the rest: on a shared store the recording is
+    // durable there in segments meanwhile (which the check below sees removed at the end).
+    let chunks = fixture_chunks();
+    let stored = ws.stream_binary(&chunks[..7], 0, 0).await;
+    actix_rt::time::sleep(std::time::Duration::from_millis(800)).await;
+    if app.storage.recordings_url.is_some() {
+        let id = started["recordingId"].as_str().unwrap();
+        assert!(app.storage.segments(id).await > 0, "no segment was flushed");
+    }
+    ws.stream_binary(&chunks[7..], 7, stored).await;
     let completed = ws.end().await;
     check_stored_fixture(&app, &started, &completed).await;
 }

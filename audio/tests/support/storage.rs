@@ -143,6 +143,14 @@ impl TestStorage {
             .unwrap()
     }
 
+    /// How many segments of recording `id` the store holds.
+    pub async fn segments(&self, id: &str) -> usize {
+        let (blobs, id) = (self.blobs.clone(), id.parse::<RecordingId>().unwrap());
+        tokio::task::spawn_blocking(move || audio::storage::segments::count(&blobs, id).unwrap())
+            .await
+            .unwrap()
+    }
+
     /// The names of the objects in the recordings' store.
     pub async fn names(&self) -> Vec<String> {
         let blobs = self.blobs.clone();

@@ -31,7 +31,8 @@ pub async fn forward(
         Ok(response) => response.status(),
         Err(err) => actix_web::ResponseError::status_code(err),
     };
-    log::info!(
+    // The access log: at debug, so that a default `info` log is not a line per request.
+    log::debug!(
         "{} {} -> route {} {} in {:.1} ms [request {id}]",
         req.method(),
         req.path(),
@@ -122,7 +123,8 @@ async fn attempt_all(
                 } else {
                     Attempt::Success
                 });
-                return Ok(relay(response, route, req.method() == Method::HEAD));
+                let head_only = req.method() == Method::HEAD;
+                return Ok(relay(response, route, head_only, &state.stopping));
             }
             Err(SendRequestError::Timeout) => {
                 outcome(Attempt::Failed);
@@ -151,8 +153,14 @@ async fn attempt_all(
 }
 
 /// The upstream's response for the client: status and end-to-end headers as they are, the
-/// route's added headers, and the body streamed with its length when known.
-fn relay<S>(response: awc::ClientResponse<S>, route: &Route, head_only: bool) -> HttpResponse
+/// route's added headers, and the body streamed with its length when known. An event stream
+/// (`text/event-stream`, which never ends by itself) ends when the gateway starts to stop.
+fn relay<S>(
+    response: awc::ClientResponse<S>,
+    route: &Route,
+    head_only: bool,
+    stopping: &actix_server::GracefulShutdownSignal,
+) -> HttpResponse
 where
     S: futures_util::Stream<Item = Result<bytes::Bytes, actix_web::error::PayloadError>>
         + Unpin
@@ -183,6 +191,19 @@ where
         }
         (true, None) => builder.finish(),
         (false, Some(length)) => builder.body(SizedStream::new(length, response)),
+        (false, None) if is_event_stream(&response) => {
+            let stopping = stopping.clone();
+            let stopped = Box::pin(async move { stopping.notified().await });
+            builder.streaming(futures_util::StreamExt::take_until(response, stopped))
+        }
         (false, None) => builder.streaming(response),
     }
+}
+
+fn is_event_stream<S>(response: &awc::ClientResponse<S>) -> bool {
+    response
+        .headers()
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.trim_start().starts_with("text/event-stream"))
 }

@@ -335,6 +335,15 @@ where
         if this.outbound.state == State::Done && this.inbound.state == State::Done {
             return Poll::Ready(());
         }
+        // The closing handshake is over: one side has ended after both sent their close frames.
+        // The other has nothing left to say, and the gateway, as the client's server, closes
+        // the connection first (RFC 6455, 7.1.1) rather than wait for the client to.
+        let handshake_done = this.outbound.frames.close_seen() && this.inbound.frames.close_seen();
+        if handshake_done
+            && (this.outbound.state == State::Done || this.inbound.state == State::Done)
+        {
+            return Poll::Ready(());
+        }
         if this.outbound.state != State::Open || this.inbound.state != State::Open {
             let closing = this
                 .closing
@@ -401,6 +410,32 @@ mod tests {
             "gave up after {waited:?}"
         );
         drop(upstream);
+    }
+
+    #[actix_rt::test]
+    async fn after_the_closing_handshake_the_relay_ends_without_waiting_for_the_client() {
+        tokio::time::pause();
+        let (relay, mut client, mut upstream) = relay();
+        let relay = actix_rt::spawn(relay);
+        // The client closes; the upstream answers with its close and ends its stream.
+        let masked_close = [0x88, 0x80, 1, 2, 3, 4];
+        client.write_all(&masked_close).await.unwrap();
+        let mut got = [0u8; 6];
+        upstream.read_exact(&mut got).await.unwrap();
+        assert_eq!(got, masked_close);
+        upstream.write_all(&[0x88, 0x00]).await.unwrap();
+        drop(upstream);
+        let mut reply = Vec::new();
+        client.read_to_end(&mut reply).await.unwrap();
+        assert_eq!(reply, [0x88, 0x00]);
+        // The client keeps its socket open: the relay ends anyway, at once.
+        let started = Instant::now();
+        tokio::time::timeout(Duration::from_secs(60), relay)
+            .await
+            .expect("the relay ends")
+            .unwrap();
+        let waited = started.elapsed();
+        assert!(waited < Duration::from_secs(1), "ended after {waited:?}");
     }
 
     #[actix_rt::test]

@@ -75,7 +75,7 @@ pub async fn forward(
         match request.connect().await {
             Ok((response, framed)) => {
                 outcome(Attempt::Success);
-                log::info!(
+                log::debug!(
                     "websocket {} -> {} [request {id}]",
                     req.path(),
                     upstream.instance_id
