@@ -23,7 +23,7 @@ function cell(text, label, className) {
 function row(recording) {
   const tr = document.createElement('tr');
   tr.dataset.id = recording.id;
-  const name = cell(recording.fileName, 'Name');
+  const name = cell(recording.fileName, 'Name', 'name');
   tr.append(
     name,
     cell(recording.userId || '—', 'User'),
@@ -39,6 +39,7 @@ function row(recording) {
 
   const actions = document.createElement('td');
   actions.dataset.label = 'Actions';
+  actions.className = 'actions-cell';
   // Not in the recordings' store yet: still recording, or waiting for the store (storing).
   const playable = recording.status !== 'recording' && recording.status !== 'storing';
   const play = Object.assign(document.createElement('button'), { type: 'button', className: 'secondary', textContent: 'Play', disabled: !playable });

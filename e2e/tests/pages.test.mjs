@@ -47,6 +47,28 @@ test('a 3 s recording appears in the list on its own, becomes ready, plays, seek
   const row = `tr[data-id="${done.recordingId}"]`;
   await list.waitForSelector(`${row} .badge.ready`, { timeout: 30000 });
   await list.screenshot({ path: join(artifacts, 'list-with-entries.png'), fullPage: true });
+  // At 1100 px the row's actions sit on one line inside the card, with no horizontal scrolling;
+  // on a phone the rows become cards that fit the screen.
+  const layout = (selector) => list.evaluate((row) => {
+    const card = document.querySelector('.card').getBoundingClientRect();
+    const actions = [...document.querySelectorAll(`${row} .row-actions > *`)].map((e) => e.getBoundingClientRect());
+    const scroller = document.querySelector('.table-scroll');
+    return {
+      inside: actions.every((a) => a.left >= card.left && a.right <= card.right),
+      centers: actions.map((a) => a.top + a.height / 2),
+      tableScrolls: scroller.scrollWidth > scroller.clientWidth,
+      pageScrolls: document.documentElement.scrollWidth > window.innerWidth,
+    };
+  }, selector);
+  const wide = await layout(row);
+  assert.ok(wide.inside, 'the actions are inside the card at 1100 px');
+  assert.ok(Math.max(...wide.centers) - Math.min(...wide.centers) < 4, `the actions are on one line: ${wide.centers}`);
+  assert.ok(!wide.tableScrolls && !wide.pageScrolls, 'nothing scrolls sideways at 1100 px');
+  await list.setViewportSize({ width: 390, height: 844 });
+  const phone = await layout(row);
+  assert.ok(phone.inside && !phone.pageScrolls, `the list fits a phone: ${JSON.stringify(phone)}`);
+  await list.screenshot({ path: join(artifacts, 'list-phone.png'), fullPage: true });
+  await list.setViewportSize({ width: 1100, height: 800 });
   const durationText = await list.textContent(`${row} td[data-label="Duration"]`);
   assert.match(durationText, /^0:0[234]$/, `duration cell ${durationText}`);
 
