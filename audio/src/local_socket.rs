@@ -1,6 +1,6 @@
 //! The instance's optional Unix socket (`--unix-socket`): the same service as its TCP port,
 //! advertised to the registry so that a gateway on the same host relays over it (see
-//! `registry::client::local_socket` for why that is cheaper).
+//! `registry_client::local_socket` for why that is cheaper).
 
 use std::io;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};

@@ -12,7 +12,7 @@ use kafka_core::{
     TOPIC_RECORD_COMPLETED, TOPIC_RECORD_DELETED, TOPIC_RECORD_PROCESSED,
 };
 
-use registry::client::{local_socket, Deregister, InstanceSpec, Registration, RegistryEndpoint};
+use registry_client::{local_socket, Deregister, InstanceSpec, Registration, RegistryEndpoint};
 
 use crate::cache_trim::{trims_pages, CacheTrim, CacheTrimmer};
 use crate::config::Settings;
@@ -42,7 +42,6 @@ pub struct Application {
     address: SocketAddr,
     server: Server,
     supervisor: Addr<RecordingSupervisor>,
-    data_dir: std::path::PathBuf,
     registration: Option<Addr<Registration>>,
     local_socket: Option<LocalSocket>,
     bus: EventBus,
@@ -255,7 +254,6 @@ impl Application {
             address,
             server: server.run(),
             supervisor,
-            data_dir,
             registration,
             local_socket,
             bus,
@@ -266,19 +264,6 @@ impl Application {
 
     pub fn address(&self) -> SocketAddr {
         self.address
-    }
-
-    pub fn port(&self) -> u16 {
-        self.address.port()
-    }
-
-    /// The data folder.
-    pub fn data_dir(&self) -> &std::path::Path {
-        &self.data_dir
-    }
-
-    pub fn supervisor(&self) -> Addr<RecordingSupervisor> {
-        self.supervisor.clone()
     }
 
     /// A handle to stop the server from elsewhere (tests, the one-process stack).

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use registry::client::{Discovery, InstancesChanged, ServiceInstance, Subscribe};
+use registry_client::{Discovery, InstancesChanged, ServiceInstance, Subscribe};
 use serde::Serialize;
 
 use crate::client::LocalSockets;

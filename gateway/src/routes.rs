@@ -63,7 +63,7 @@ async fn health(state: web::Data<GatewayState>) -> Result<HttpResponse, GatewayE
         .map_err(|_| GatewayError::Unavailable)?;
     let snapshot = state
         .discovery
-        .send(registry::client::GetSnapshot)
+        .send(registry_client::GetSnapshot)
         .await
         .map_err(|_| GatewayError::Unavailable)?;
     Ok(HttpResponse::Ok().json(json!({

@@ -20,7 +20,7 @@ use actix_web::dev::{
     AppConfig, Extensions, Server, ServerHandle, ServiceRequest, ServiceResponse,
 };
 use actix_web::{web, App};
-use registry::client::{Deregister, Discovery, InstanceSpec, Registration, RegistryEndpoint};
+use registry_client::{Deregister, Discovery, InstanceSpec, Registration, RegistryEndpoint};
 
 use crate::balancer::Balancer;
 use crate::client::{upstream_client, LocalSockets};

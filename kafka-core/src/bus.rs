@@ -138,10 +138,6 @@ impl EventBus {
         })
     }
 
-    pub fn is_kafka(&self) -> bool {
-        matches!(self.backend, Backend::Kafka { .. })
-    }
-
     pub fn outbox(&self) -> &Outbox {
         &self.outbox
     }

@@ -4,6 +4,7 @@
 
 use actix_web::HttpRequest;
 use base64::Engine;
+use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;
 
@@ -32,7 +33,7 @@ impl TokenPolicy {
             return Ok(());
         };
         let presented = presented_token(req).unwrap_or_default();
-        if constant_time_eq(presented.as_bytes(), expected.as_bytes()) {
+        if bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
             Ok(())
         } else {
             Err(ApiError::Unauthorized)
@@ -59,9 +60,4 @@ fn presented_token(req: &HttpRequest) -> Option<String> {
     let text = String::from_utf8(decoded).ok()?;
     text.split_once(':')
         .map(|(_, password)| password.to_owned())
-}
-
-/// Equal-length comparison without an early exit; lengths are not secret.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

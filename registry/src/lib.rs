@@ -1,15 +1,16 @@
-//! A Eureka-compatible service registry built on one actor, and the client services use to
-//! register with it and discover each other.
+//! A Eureka-compatible service registry built on one actor. The client services use to
+//! register and discover, and the wire model both share, are the `registry-client` crate
+//! (`registry/client/`), re-exported here as `client` and `model`.
 
 pub mod auth;
-pub mod client;
 pub mod config;
 pub mod error;
-pub mod model;
 pub mod registry;
 pub mod routes;
 pub mod startup;
 pub mod validate;
 
 pub use config::Settings;
+pub use registry_client as client;
+pub use registry_client::model;
 pub use startup::Application;

@@ -162,10 +162,12 @@ impl OpenRecording {
     ) -> Result<Self, StorageError> {
         let meta = load_meta(storage, id)?;
         ensure_state(&meta, &[RecordingState::Recording])?;
-        if !registry::auth::constant_time_eq(
-            token_digest(resume_token).as_bytes(),
+        // Compared in constant time (lengths are not secret).
+        let presented = token_digest(resume_token);
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(
+            presented.as_bytes(),
             meta.resume_token_sha256.as_bytes(),
-        ) {
+        )) {
             return Err(StorageError::WrongToken);
         }
         Self::open_locked(storage, id, &[RecordingState::Recording])

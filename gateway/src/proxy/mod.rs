@@ -14,7 +14,7 @@ pub mod websocket;
 use std::time::Duration;
 
 use actix_web::HttpRequest;
-use registry::client::FetchNow;
+use registry_client::FetchNow;
 
 use crate::balancer::{Attempt, Outcome, Pick, Upstream};
 use crate::error::GatewayError;

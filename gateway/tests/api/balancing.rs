@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use actix::{Actor, Addr};
 use gateway::balancer::{Balancer, Pick};
-use registry::client::{
+use registry_client::{
     Deregister, Discovery, InstanceSpec, Lookup, Registration, RegistryEndpoint,
 };
 

@@ -1,8 +1,15 @@
 //! What services use to take part in the registry: [`Registration`] keeps an instance
 //! registered, [`Discovery`] keeps a local copy of the registry and answers lookups from memory.
+//! Its own crate so that the services link this, and the wire model both sides share
+//! ([`model`]), without the registry server's routes, dashboard and actor.
+//!
+//! Layout: `model` (Eureka's JSON shapes), `registration` (keeping one instance registered),
+//! `discovery` (the local copy of the registry), `local_socket` (the instance metadata that
+//! advertises a Unix socket).
 
 mod discovery;
 pub mod local_socket;
+pub mod model;
 mod registration;
 
 pub use discovery::{

@@ -3,10 +3,10 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
-use super::RegistryEndpoint;
 use crate::model::{
     DataCenterInfo, InstanceEnvelope, InstanceInfo, InstanceStatus, LeaseInfo, PortInfo,
 };
+use crate::RegistryEndpoint;
 
 /// What an instance registers as.
 #[derive(Debug, Clone)]

@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use tokio::sync::oneshot;
 
-use super::{local_socket, RegistryEndpoint};
 use crate::model::{Applications, ApplicationsEnvelope, InstanceInfo, InstanceStatus};
+use crate::{local_socket, RegistryEndpoint};
 
 /// The least time between the starts of two fetches that callers asked for with [`FetchNow`], so
 /// that callers finding nothing while a service is down cannot flood the registry.
