@@ -1,35 +1,17 @@
-//! The open-files budget. A live session holds three descriptors (its socket, its recording's
-//! `.part` and `.idx`), so on many machines the open-files limit, not CPU or memory, is what caps
-//! sessions first: at 20,000, about 6,600. Past the limit, opening a recording fails inside a
-//! session that was already accepted, and the listener stops accepting for a while (health
-//! checks included). Capping the sessions below it turns that into a clean 503
-//! `too-many-sessions` at the upgrade.
+//! The audio service's share of the open-files budget (the rule is `stack_common::open_files`).
+//! A live session holds three descriptors (its socket, its recording's `.part` and `.idx`): at a
+//! limit of 20,000, about 6,600 sessions. Past them, the upgrade is refused with 503
+//! `too-many-sessions`.
 
 /// Descriptors one live session holds.
 pub const PER_SESSION: u64 = 3;
 
-/// Descriptors kept for everything else: listeners, the runtime's pollers, the registry and
-/// Kafka clients, post-processing, downloads in progress (an idle instance has about 25).
-pub const RESERVED: u64 = 256;
-
-/// Raises the soft open-files limit to the hard one (what a process may do without privileges;
-/// the soft limit is often 1,024) and answers the soft limit now in force, if it can be read.
-pub fn raise_limit() -> Option<u64> {
-    match rlimit::increase_nofile_limit(u64::MAX) {
-        Ok(limit) => Some(limit),
-        Err(err) => {
-            log::warn!("could not read or raise the open-files limit: {err}");
-            rlimit::getrlimit(rlimit::Resource::NOFILE)
-                .ok()
-                .map(|(soft, _)| soft)
-        }
-    }
-}
+pub use stack_common::open_files::{raise_limit, RESERVED};
 
 /// How many sessions fit under `limit` open files, past the reserve, at `per_session`
 /// descriptors each.
 pub fn sessions_within(limit: u64, per_session: u64) -> usize {
-    usize::try_from(limit.saturating_sub(RESERVED) / per_session.max(1)).unwrap_or(usize::MAX)
+    stack_common::open_files::fits(limit, per_session)
 }
 
 /// `wanted` (`--max-sessions`), or fewer when the open-files limit cannot hold that many at

@@ -83,9 +83,7 @@ impl Application {
         .start();
         // A relayed WebSocket holds two sockets; the soft open-files limit (often 1,024) would
         // cap them well below what the hard one allows.
-        let limit = rlimit::increase_nofile_limit(u64::MAX)
-            .inspect_err(|err| log::warn!("could not raise the open-files limit: {err}"))
-            .ok();
+        let limit = stack_common::open_files::raise_limit();
         let relays = RelayBudget::for_limit(limit);
         if let Some(limit) = limit {
             log::info!(

@@ -10,10 +10,10 @@ use actix::prelude::*;
 use uuid::Uuid;
 
 use crate::consumer::{handle_with_retries, Delivery, EventHandler, RetryPolicy};
-use crate::durable::write_atomically;
 use crate::events::dead_letter_topic;
 use crate::outbox::{Outbox, OutboxEntry};
 use crate::publish::{Delivered, Publish};
+use stack_common::durable::write_atomically;
 
 struct Subscriber {
     group: String,

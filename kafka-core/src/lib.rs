@@ -4,7 +4,6 @@
 
 pub mod bus;
 pub mod consumer;
-pub mod durable;
 pub mod embedded;
 pub mod events;
 pub mod outbox;

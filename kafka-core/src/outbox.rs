@@ -15,8 +15,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::durable::{sync_dir, write_atomically};
 use crate::events::{Event, SCHEMA_VERSION};
+use stack_common::durable::{sync_dir, write_atomically};
 
 /// One event waiting for delivery, with everything a producer needs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -9,10 +9,6 @@ use std::sync::Arc;
 /// Descriptors one relayed WebSocket holds.
 pub const PER_RELAY: u64 = 2;
 
-/// Descriptors kept for everything else: the listener, the runtime's pollers, the registry
-/// client, plain HTTP requests in flight (two each).
-pub const RESERVED: u64 = 256;
-
 /// Relays open now, shared by the workers, and how many may be.
 #[derive(Debug)]
 pub struct RelayBudget {
@@ -30,8 +26,9 @@ impl RelayBudget {
 
     /// The budget under an open-files limit (`None`: unknown, so unbounded).
     pub fn for_limit(limit: Option<u64>) -> Arc<Self> {
+        // The same reserve and rule as the audio service's sessions.
         let max = limit.map_or(usize::MAX, |limit| {
-            usize::try_from(limit.saturating_sub(RESERVED) / PER_RELAY).unwrap_or(usize::MAX)
+            stack_common::open_files::fits(limit, PER_RELAY)
         });
         Self::new(max)
     }

@@ -1,4 +1,4 @@
-//! Durable file writes, shared by the outbox and the audio service's storage.
+//! Durable file writes, shared by kafka-core's outbox and the audio service's storage.
 
 use std::fs::{self, File};
 use std::io::{self, Write};
