@@ -308,6 +308,19 @@ impl Application {
     }
 }
 
+/// Why a completion event was not handled (it is tried again, then dead-lettered).
+#[derive(Debug, thiserror::Error)]
+enum ProcessingFailed {
+    #[error("not a RecordCompletedEvent: {0}")]
+    NotAnEvent(serde_json::Error),
+    #[error("the post-processor is gone: {0}")]
+    ProcessorGone(actix::MailboxError),
+    #[error(transparent)]
+    Process(crate::postprocess::worker::ProcessError),
+    #[error("the processed event was not written: {0}")]
+    NotAnnounced(kafka_core::BusError),
+}
+
 /// Post-processes each completed recording and publishes the result. An event that is not a
 /// `RecordCompletedEvent` fails (and after its retries goes to the dead-letter topic).
 fn processing_handler(
@@ -324,16 +337,17 @@ fn processing_handler(
             blobs.clone(),
         );
         Box::pin(async move {
-            let event: RecordCompletedEvent = serde_json::from_slice(&delivery.payload)
-                .map_err(|err| format!("not a RecordCompletedEvent: {err}"))?;
+            let event: RecordCompletedEvent =
+                serde_json::from_slice(&delivery.payload).map_err(ProcessingFailed::NotAnEvent)?;
             let processed = processor
                 .send(Process(RecordingId::from(event.recording_id)))
                 .await
-                .map_err(|err| err.to_string())??;
+                .map_err(ProcessingFailed::ProcessorGone)?
+                .map_err(ProcessingFailed::Process)?;
             if let Some(meta) = processed {
                 publish_durably(&outbox, &publisher, &processed_event(&blobs, &meta), None)
                     .await
-                    .map_err(|err| err.to_string())?;
+                    .map_err(ProcessingFailed::NotAnnounced)?;
             }
             Ok(())
         })

@@ -27,9 +27,13 @@ pub struct Delivery {
 }
 
 /// What consumes events. It runs on the actix arbiter (its future need not be `Send`); blocking
-/// work inside it belongs on a `SyncArbiter` or the blocking pool.
+/// work inside it belongs on a `SyncArbiter` or the blocking pool. An error means "try again"
+/// (after the last try the event goes to the dead letters, with the error's text).
 pub type EventHandler =
-    Arc<dyn Fn(Delivery) -> LocalBoxFuture<'static, Result<(), String>> + Send + Sync>;
+    Arc<dyn Fn(Delivery) -> LocalBoxFuture<'static, Result<(), HandlerError>> + Send + Sync>;
+
+/// Why a handler did not handle an event: each handler's own error type, boxed.
+pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Retries of a failing handler: `attempts` tries in all, the pause doubling from `backoff`.
 #[derive(Debug, Clone, Copy)]
@@ -66,7 +70,7 @@ pub async fn handle_with_retries(
         attempt += 1;
         match handler(delivery.clone()).await {
             Ok(()) => return Ok(()),
-            Err(err) if attempt >= retry.attempts => return Err((err, attempt)),
+            Err(err) if attempt >= retry.attempts => return Err((err.to_string(), attempt)),
             Err(err) => {
                 log::warn!(
                     "handling {} failed (try {attempt} of {}): {err}",

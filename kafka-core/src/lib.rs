@@ -12,7 +12,7 @@ pub mod publish;
 pub mod topics;
 
 pub use bus::{publish_durably, BusConfig, BusError, EventBus};
-pub use consumer::{Delivery, EventHandler, RetryPolicy};
+pub use consumer::{Delivery, EventHandler, HandlerError, RetryPolicy};
 pub use events::{
     Event, RecordCompletedEvent, RecordDeletedEvent, RecordProcessedEvent, RecordingStatus,
     GROUP_AUDIO_SERVICE, SCHEMA_VERSION, TOPIC_RECORD_COMPLETED, TOPIC_RECORD_DELETED,

@@ -44,7 +44,7 @@ impl Actor for PostProcessor {
 }
 
 #[cfg(target_os = "linux")]
-fn run_in_background() -> Result<(), String> {
+fn run_in_background() -> io::Result<()> {
     use thread_priority::{
         set_thread_priority_and_policy, thread_native_id, NormalThreadSchedulePolicy,
         ThreadPriority, ThreadSchedulePolicy,
@@ -54,26 +54,37 @@ fn run_in_background() -> Result<(), String> {
         ThreadPriority::Min,
         ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle),
     )
-    .map_err(|err| format!("{err:?}"))
+    .map_err(|err| io::Error::other(format!("{err:?}")))
 }
 
 #[cfg(not(target_os = "linux"))]
-fn run_in_background() -> Result<(), String> {
-    Err("idle scheduling is Linux-only".into())
+fn run_in_background() -> io::Result<()> {
+    Err(io::Error::other("idle scheduling is Linux-only"))
 }
 
 /// Post-process one recording. `Ok(None)`: nothing to do (deleted). An error while the
 /// recording is still being finished, so that the event is tried again.
 #[derive(Message)]
-#[rtype(result = "Result<Option<RecordingMeta>, String>")]
+#[rtype(result = "Result<Option<RecordingMeta>, ProcessError>")]
 pub struct Process(pub RecordingId);
 
 impl Handler<Process> for PostProcessor {
-    type Result = Result<Option<RecordingMeta>, String>;
+    type Result = Result<Option<RecordingMeta>, ProcessError>;
 
     fn handle(&mut self, msg: Process, _: &mut Self::Context) -> Self::Result {
-        process(&self.storage, msg.0).map_err(|err| err.to_string())
+        process(&self.storage, msg.0)
     }
+}
+
+/// Why a recording was not post-processed (its event is tried again).
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    /// The completion event goes to the outbox before the record says the recording ended, so
+    /// Kafka can deliver it first: a moment later the record will have caught up.
+    #[error("recording {0} is still being finished; its completion event came first")]
+    NotFinishedYet(RecordingId),
+    #[error(transparent)]
+    Io(#[from] io::Error),
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -84,7 +95,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 /// repair, ends `failed` with the reason and is left exactly as uploaded; a repaired file keeps
 /// its original bytes in `originals/`. It reads the recording from the recordings' store and
 /// writes the result back there.
-pub fn process(storage: &Storage, id: RecordingId) -> io::Result<Option<RecordingMeta>> {
+pub fn process(storage: &Storage, id: RecordingId) -> Result<Option<RecordingMeta>, ProcessError> {
     let (blobs, index) = (storage.blobs(), storage.index());
     let Some(mut meta) = index.get(id)? else {
         return Ok(None);
@@ -97,10 +108,7 @@ pub fn process(storage: &Storage, id: RecordingId) -> io::Result<Option<Recordin
         meta.status,
         RecordingState::Recording | RecordingState::Storing
     ) {
-        return Err(io::Error::new(
-            io::ErrorKind::WouldBlock,
-            format!("recording {id} is still being finished; its completion event came first"),
-        ));
+        return Err(ProcessError::NotFinishedYet(id));
     }
     let name = FileName::parse(&meta.file_name)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
@@ -186,7 +194,7 @@ mod tests {
         };
         let recording = OpenRecording::create(&storage, new, "token").unwrap();
         let err = process(&storage, recording.id()).unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::WouldBlock, "{err}");
+        assert!(matches!(err, ProcessError::NotFinishedYet(_)), "{err}");
         // A recording that is gone altogether is nothing to do.
         assert!(process(&storage, RecordingId::new()).unwrap().is_none());
     }
