@@ -29,7 +29,13 @@ async fn next(socket: &mut Socket) -> Option<Value> {
             .await
             .ok()??
         {
-            Ok(ws::Frame::Text(text)) => return serde_json::from_slice(&text).ok(),
+            Ok(ws::Frame::Text(text)) => {
+                let value: Value = serde_json::from_slice(&text).ok()?;
+                // A shared store's `durable` frames come between the acks.
+                if value["type"] != "durable" {
+                    return Some(value);
+                }
+            }
             Ok(ws::Frame::Ping(p)) => socket.send(ws::Message::Pong(p)).await.ok()?,
             Ok(ws::Frame::Close(_)) | Err(_) => return None,
             Ok(_) => {}
