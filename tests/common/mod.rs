@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 use awc::ws;
 use futures_util::{SinkExt, StreamExt};
 
+#[path = "../../audio/tests/support/postgres.rs"]
+mod postgres;
+
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -83,11 +86,8 @@ fn storage_env(data: &Path) -> Vec<(&'static str, Option<String>)> {
         Some((_, database, recordings)) => (database.clone(), recordings.clone()),
         None => {
             let suffix = uuid::Uuid::new_v4().simple().to_string();
-            let database = from_env("AUDIO_TEST_DATABASE_URL").map(|admin| {
-                let name = format!("stack_test_{suffix}");
-                create_database(&admin, &name);
-                format!("{}/{name}", admin.rsplit_once('/').unwrap().0)
-            });
+            let database = from_env("AUDIO_TEST_DATABASE_URL")
+                .map(|admin| create_database_now(&admin, "stack_test"));
             let recordings = from_env("AUDIO_TEST_RECORDINGS_URL")
                 .map(|bucket| format!("{}/{suffix}", bucket.trim_end_matches('/')));
             made.push((data.to_owned(), database.clone(), recordings.clone()));
@@ -104,29 +104,19 @@ fn storage_env(data: &Path) -> Vec<(&'static str, Option<String>)> {
     ]
 }
 
-/// `CREATE DATABASE name` on the server `admin` names, from synchronous code (on a thread with
-/// a runtime of its own, so it may be called from a test's runtime).
-fn create_database(admin: &str, name: &str) {
-    let (admin, name) = (admin.to_owned(), name.to_owned());
+/// `postgres::create_database` from synchronous code (on a thread with a runtime of its own,
+/// so it may be called from a test's runtime).
+fn create_database_now(admin: &str, prefix: &str) -> String {
+    let (admin, prefix) = (admin.to_owned(), prefix.to_owned());
     std::thread::spawn(move || {
-        use sqlx::Connection;
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap()
-            .block_on(async {
-                let mut connection = sqlx::PgConnection::connect(&admin)
-                    .await
-                    .expect("AUDIO_TEST_DATABASE_URL names a running PostgreSQL");
-                // The name is made by storage_env, from a UUID.
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                    .execute(&mut connection)
-                    .await
-                    .expect("creates a test database");
-            })
+            .block_on(postgres::create_database(&admin, &prefix))
     })
     .join()
-    .unwrap();
+    .unwrap()
 }
 
 /// A child process killed when dropped.
@@ -314,18 +304,10 @@ pub fn rss_kib(pid: u32) -> u64 {
 /// A fresh database, named `<prefix>_<uuid>`, on the PostgreSQL that scripts/test started
 /// (`STACK_TEST_POSTGRES_URL`); answers its URL.
 pub async fn fresh_database(prefix: &str) -> String {
-    use sqlx::Connection;
     let admin = std::env::var("STACK_TEST_POSTGRES_URL").expect(
         "STACK_TEST_POSTGRES_URL must name a running PostgreSQL: run the tests with scripts/test",
     );
-    let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
-    let mut connection = sqlx::PgConnection::connect(&admin).await.unwrap();
-    // The name is made here, from a UUID.
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut connection)
-        .await
-        .unwrap();
-    format!("{}/{name}", admin.rsplit_once('/').unwrap().0)
+    postgres::create_database(&admin, prefix).await
 }
 
 /// Waits (20 s at most) until the gateway on `gateway_port` routes to `n` audio instances.

@@ -47,10 +47,13 @@ async fn collect_events(
     seen
 }
 
-#[actix_rt::test]
-async fn the_event_stream_follows_a_recording_from_start_to_ready_and_deletion() {
-    let app = spawn_app().await;
-    let mut events = awc::Client::new()
+/// Opens the live event stream, as the list page does.
+async fn open_events(
+    app: &TestApp,
+) -> awc::ClientResponse<
+    impl futures_util::Stream<Item = Result<bytes::Bytes, awc::error::PayloadError>> + Unpin,
+> {
+    let events = awc::Client::new()
         .get(app.http("/api/events"))
         .timeout(Duration::from_secs(60))
         .send()
@@ -61,6 +64,13 @@ async fn the_event_stream_follows_a_recording_from_start_to_ready_and_deletion()
         header(events.headers(), "content-type"),
         "text/event-stream"
     );
+    events
+}
+
+#[actix_rt::test]
+async fn the_event_stream_follows_a_recording_from_start_to_ready_and_deletion() {
+    let app = spawn_app().await;
+    let mut events = open_events(&app).await;
 
     let mut ws = app.ws().await;
     let started = ws.start(Some("live")).await;
@@ -83,12 +93,7 @@ async fn the_event_stream_follows_a_recording_from_start_to_ready_and_deletion()
 #[actix_rt::test]
 async fn a_graceful_shutdown_ends_open_event_streams_instead_of_waiting_for_them() {
     let app = spawn_app().await;
-    let mut events = awc::Client::new()
-        .get(app.http("/api/events"))
-        .timeout(Duration::from_secs(60))
-        .send()
-        .await
-        .unwrap();
+    let mut events = open_events(&app).await;
     let first = events.next().await.unwrap().unwrap();
     assert!(String::from_utf8_lossy(&first).contains("connected"));
 

@@ -17,6 +17,9 @@ use audio::domain::{FileName, RecordingId};
 use audio::storage::Blobs;
 use serde_json::{json, Value};
 
+#[path = "postgres.rs"]
+mod postgres;
+
 /// How often recordings in progress are flushed to the shared store in the tests.
 pub const SEGMENT_INTERVAL_MS: u64 = 200;
 
@@ -163,21 +166,10 @@ impl TestStorage {
 /// A fresh database on the PostgreSQL that `AUDIO_TEST_DATABASE_URL` names, or `None` (the
 /// embedded SQLite) when it is not set.
 pub async fn test_database() -> Option<String> {
-    use sqlx::Connection;
     let admin = std::env::var("AUDIO_TEST_DATABASE_URL")
         .ok()
         .filter(|url| !url.is_empty())?;
-    let name = format!("audio_test_{}", uuid::Uuid::new_v4().simple());
-    let mut connection = sqlx::PgConnection::connect(&admin)
-        .await
-        .expect("AUDIO_TEST_DATABASE_URL names a running PostgreSQL");
-    // The name is made here, from a UUID: nothing outside goes into the statement.
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut connection)
-        .await
-        .expect("creates a test database");
-    let (server, _) = admin.rsplit_once('/').expect("a URL with a database");
-    Some(format!("{server}/{name}"))
+    Some(postgres::create_database(&admin, "audio_test").await)
 }
 
 /// A prefix of its own in the bucket `AUDIO_TEST_RECORDINGS_URL` names, or `None` (the data

@@ -6,6 +6,9 @@ use awc::ws;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 
+#[path = "../../../audio/tests/support/postgres.rs"]
+mod postgres;
+
 /// A registry, N audio instances sharing one data folder, and a gateway in front.
 pub struct Stack {
     pub registry_handle: ServerHandle,
@@ -34,7 +37,6 @@ pub async fn spawn_registry() -> (String, ServerHandle) {
 /// suite does (`AUDIO_TEST_DATABASE_URL`, `AUDIO_TEST_RECORDINGS_URL`, set by scripts/test):
 /// the instances sharing a data folder then share a database and a bucket prefix of their own.
 async fn shared_storage(data_dir: &Path) -> (Option<String>, Option<String>) {
-    use sqlx::Connection;
     /// A data folder, and its database and recordings' store.
     type Shared = (PathBuf, Option<String>, Option<String>);
     static MADE: std::sync::Mutex<Vec<Shared>> = std::sync::Mutex::new(Vec::new());
@@ -49,18 +51,7 @@ async fn shared_storage(data_dir: &Path) -> (Option<String>, Option<String>) {
     let from_env = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
     let suffix = uuid::Uuid::new_v4().simple().to_string();
     let database = match from_env("AUDIO_TEST_DATABASE_URL") {
-        Some(admin) => {
-            let name = format!("gateway_test_{suffix}");
-            let mut connection = sqlx::PgConnection::connect(&admin)
-                .await
-                .expect("AUDIO_TEST_DATABASE_URL names a running PostgreSQL");
-            // The name is made here, from a UUID.
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&mut connection)
-                .await
-                .expect("creates a test database");
-            Some(format!("{}/{name}", admin.rsplit_once('/').unwrap().0))
-        }
+        Some(admin) => Some(postgres::create_database(&admin, "gateway_test").await),
         None => None,
     };
     let recordings = from_env("AUDIO_TEST_RECORDINGS_URL")
