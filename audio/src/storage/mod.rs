@@ -160,7 +160,47 @@ fn instance_id(layout: &Layout) -> std::io::Result<String> {
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
         Err(err) => return Err(err),
     }
+    // Made in a file of its own, then linked into place: a link never replaces a file, so of
+    // instances starting together on one folder, the first link wins and the others read it
+    // (each keeping its own id would make them strangers in each other's leases).
     let id = uuid::Uuid::new_v4().to_string();
-    write_atomically(&path, id.as_bytes())?;
-    Ok(id)
+    let made = layout.root().join(format!(".instance-id.{id}"));
+    write_atomically(&made, id.as_bytes())?;
+    let linked = std::fs::hard_link(&made, &path);
+    let _ = std::fs::remove_file(&made);
+    match linked {
+        Ok(()) => {
+            atomic::sync_dir(layout.root())?;
+            Ok(id)
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+            Ok(std::fs::read_to_string(&path)?.trim().to_owned())
+        }
+        Err(err) => Err(err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instances_starting_together_on_one_folder_agree_on_its_instance_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let ids: Vec<String> = (0..8)
+            .map(|_| {
+                let root = dir.path().to_owned();
+                std::thread::spawn(move || instance_id(&Layout::create(root).unwrap()).unwrap())
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|thread| thread.join().unwrap())
+            .collect();
+        assert!(ids.iter().all(|id| id == &ids[0]), "{ids:?}");
+        // And a restart reads it back.
+        assert_eq!(
+            instance_id(&Layout::create(dir.path()).unwrap()).unwrap(),
+            ids[0]
+        );
+    }
 }
