@@ -291,9 +291,7 @@ impl Application {
         }
         if let Some(producer) = self.bus.kafka_producer() {
             let _ = producer
-                .send(kafka_core::producer::Flush(std::time::Duration::from_secs(
-                    5,
-                )))
+                .send(kafka_core::Flush(std::time::Duration::from_secs(5)))
                 .await;
         }
         self.bus.stop_consumers();

@@ -2,14 +2,21 @@
 //! producer actor, the consumer runner with retries and dead letters, topic set-up, and the
 //! embedded bus used when no broker is configured.
 
-pub mod bus;
-pub mod consumer;
-pub mod embedded;
-pub mod events;
-pub mod outbox;
-pub mod producer;
-pub mod publish;
-pub mod topics;
+//!
+//! Layout: `events` (the typed events and their topics), `outbox` (events written before they
+//! are sent), `producer` (the Kafka producer actor), `consumer` (the runner with retries and
+//! dead letters), `topics` (set-up), `embedded` (the bus without a broker), `bus` (the one
+//! the services hold, over either), `publish` (its messages). The modules are private: what
+//! other crates use is re-exported below.
+
+mod bus;
+mod consumer;
+mod embedded;
+mod events;
+mod outbox;
+mod producer;
+mod publish;
+mod topics;
 
 pub use bus::{publish_durably, BusConfig, BusError, EventBus};
 pub use consumer::{Delivery, EventHandler, HandlerError, RetryPolicy};
@@ -19,4 +26,5 @@ pub use events::{
     TOPIC_RECORD_PROCESSED,
 };
 pub use outbox::{FileOutbox, Outbox, OutboxEntry, OutboxStore};
+pub use producer::Flush;
 pub use publish::{Delivered, Publish};
