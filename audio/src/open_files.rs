@@ -6,13 +6,8 @@
 /// Descriptors one live session holds.
 pub const PER_SESSION: u64 = 3;
 
+use stack_common::open_files::fits;
 pub use stack_common::open_files::{raise_limit, RESERVED};
-
-/// How many sessions fit under `limit` open files, past the reserve, at `per_session`
-/// descriptors each.
-pub fn sessions_within(limit: u64, per_session: u64) -> usize {
-    stack_common::open_files::fits(limit, per_session)
-}
 
 /// `wanted` (`--max-sessions`), or fewer when the open-files limit cannot hold that many at
 /// `per_session` descriptors each.
@@ -20,7 +15,7 @@ pub fn cap_sessions(wanted: usize, limit: Option<u64>, per_session: u64) -> usiz
     let Some(limit) = limit else {
         return wanted;
     };
-    let fit = sessions_within(limit, per_session);
+    let fit = fits(limit, per_session);
     if fit >= wanted {
         log::info!("open files limit {limit}: room for {fit} sessions, {wanted} allowed");
         return wanted;

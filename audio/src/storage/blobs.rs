@@ -239,7 +239,7 @@ impl Blobs {
     /// Keeps a recording's bytes as they were uploaded, as `originals/<id>.<ext>`, before
     /// post-processing replaces them. Blocking.
     pub fn keep_original(&self, name: &FileName, id: RecordingId) -> io::Result<()> {
-        let kept = format!("{id}.{}", name.extension().unwrap_or("bin"));
+        let kept = original_name(name, id);
         match &self.inner.kind {
             Kind::Local {
                 recordings,
@@ -265,7 +265,7 @@ impl Blobs {
     /// The bytes `keep_original` kept of recording `id` stored as `name`, or `None` when none
     /// were kept. Blocking.
     pub fn read_original(&self, name: &FileName, id: RecordingId) -> io::Result<Option<Vec<u8>>> {
-        let kept = format!("{id}.{}", name.extension().unwrap_or("bin"));
+        let kept = original_name(name, id);
         match &self.inner.kind {
             Kind::Local { originals, .. } => match std::fs::read(originals.join(kept)) {
                 Ok(bytes) => Ok(Some(bytes)),
@@ -457,6 +457,11 @@ impl Blobs {
             .await
             .map_err(io::Error::other)?
     }
+}
+
+/// What `keep_original` keeps recording `id` (stored as `name`) as, under `originals/`.
+fn original_name(name: &FileName, id: RecordingId) -> String {
+    format!("{id}.{}", name.extension().unwrap_or("bin"))
 }
 
 /// An S3 store from `s3://bucket[/prefix]` and the `AWS_*` variables. Retries are kept short:

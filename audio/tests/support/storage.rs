@@ -125,41 +125,45 @@ impl TestStorage {
         })
     }
 
-    /// A stored recording's bytes, read from the store; `None` when there is no such object.
-    pub async fn stored(&self, name: &str) -> Option<Vec<u8>> {
-        let (blobs, name) = (self.blobs.clone(), FileName::parse(name).unwrap());
-        tokio::task::spawn_blocking(move || blobs.read(&name).unwrap())
+    /// Runs `look` on the test's own handle on the store, off the test's runtime (the store's
+    /// calls block).
+    async fn on_store<T: Send + 'static>(
+        &self,
+        look: impl FnOnce(&Blobs) -> T + Send + 'static,
+    ) -> T {
+        let blobs = self.blobs.clone();
+        tokio::task::spawn_blocking(move || look(&blobs))
             .await
             .unwrap()
+    }
+
+    /// A stored recording's bytes, read from the store; `None` when there is no such object.
+    pub async fn stored(&self, name: &str) -> Option<Vec<u8>> {
+        let name = FileName::parse(name).unwrap();
+        self.on_store(move |blobs| blobs.read(&name).unwrap()).await
     }
 
     /// The bytes post-processing kept of recording `id` (stored as `name`) before it replaced
     /// them, or `None`.
     pub async fn original(&self, name: &str, id: &str) -> Option<Vec<u8>> {
-        let blobs = self.blobs.clone();
         let (name, id) = (
             FileName::parse(name).unwrap(),
             id.parse::<RecordingId>().unwrap(),
         );
-        tokio::task::spawn_blocking(move || blobs.read_original(&name, id).unwrap())
+        self.on_store(move |blobs| blobs.read_original(&name, id).unwrap())
             .await
-            .unwrap()
     }
 
     /// How many segments of recording `id` the store holds.
     pub async fn segments(&self, id: &str) -> usize {
-        let (blobs, id) = (self.blobs.clone(), id.parse::<RecordingId>().unwrap());
-        tokio::task::spawn_blocking(move || audio::storage::segments::count(&blobs, id).unwrap())
+        let id = id.parse::<RecordingId>().unwrap();
+        self.on_store(move |blobs| audio::storage::segments::count(blobs, id).unwrap())
             .await
-            .unwrap()
     }
 
     /// The names of the objects in the recordings' store.
     pub async fn names(&self) -> Vec<String> {
-        let blobs = self.blobs.clone();
-        tokio::task::spawn_blocking(move || blobs.list_names().unwrap())
-            .await
-            .unwrap()
+        self.on_store(|blobs| blobs.list_names().unwrap()).await
     }
 }
 

@@ -391,6 +391,16 @@ mod tests {
         (Relay::new(client, &[], upstream), client_far, upstream_far)
     }
 
+    /// How long the spawned relay takes to end from now (on the paused clock).
+    async fn time_to_end(relay: actix_rt::task::JoinHandle<()>) -> Duration {
+        let started = Instant::now();
+        tokio::time::timeout(Duration::from_secs(60), relay)
+            .await
+            .expect("the relay ends")
+            .unwrap();
+        started.elapsed()
+    }
+
     #[actix_rt::test]
     async fn a_side_that_takes_nothing_for_30_s_loses_the_socket() {
         tokio::time::pause();
@@ -429,12 +439,7 @@ mod tests {
         client.read_to_end(&mut reply).await.unwrap();
         assert_eq!(reply, [0x88, 0x00]);
         // The client keeps its socket open: the relay ends anyway, at once.
-        let started = Instant::now();
-        tokio::time::timeout(Duration::from_secs(60), relay)
-            .await
-            .expect("the relay ends")
-            .unwrap();
-        let waited = started.elapsed();
+        let waited = time_to_end(relay).await;
         assert!(waited < Duration::from_secs(1), "ended after {waited:?}");
     }
 
@@ -449,12 +454,7 @@ mod tests {
         client.read_to_end(&mut close).await.unwrap();
         assert_eq!(close, close_frame(GOING_AWAY, "upstream went away", false));
         // The client neither answers nor closes: the relay ends anyway, 5 s on.
-        let started = Instant::now();
-        tokio::time::timeout(Duration::from_secs(60), relay)
-            .await
-            .expect("the relay ends")
-            .unwrap();
-        let waited = started.elapsed();
+        let waited = time_to_end(relay).await;
         assert!(
             waited >= CLOSE_TIMEOUT - Duration::from_secs(1)
                 && waited < CLOSE_TIMEOUT + Duration::from_secs(1),
