@@ -137,39 +137,27 @@ impl SqlIndex {
         let sqlite = url.starts_with("sqlite:");
         let shown = redact(url);
         let pool = runtime.block_on(async {
-            // One connection first, so that a wrong URL or an unreachable server is refused
-            // with its own reason (a pool would only say it timed out).
-            sqlx::AnyConnection::connect(url)
-                .await
-                .map_err(|source| OpenError::Connect {
-                    url: shown.clone(),
-                    source,
-                })?
-                .close()
-                .await
-                .ok();
-            let pool = AnyPoolOptions::new()
-                // SQLite takes one writer at a time: more connections only wait on its lock
-                // (its busy handler sleeps and retries). With four, 5,000 sessions starting
-                // through the gateway had a p99 ack latency of 77 ms; with one, 49 and 18 ms.
-                .max_connections(if sqlite { 1 } else { 16 })
-                .acquire_timeout(std::time::Duration::from_secs(10))
-                .connect(url)
-                .await
-                .map_err(|source| OpenError::Connect {
-                    url: shown.clone(),
-                    source,
-                })?;
-            if sqlite {
-                // Readers go on while a writer commits; the journal mode stays with the file.
-                sqlx::query("PRAGMA journal_mode = WAL")
-                    .execute(&pool)
-                    .await
-                    .map_err(|source| OpenError::Connect {
-                        url: shown.clone(),
-                        source,
-                    })?;
-            }
+            // Instances starting together on one fresh SQLite file race to create it and to
+            // switch it to WAL, and the loser is told `database is locked` (SQLite's busy
+            // handler does not cover that switch): a moment later the winner is done, and a
+            // second try goes through.
+            let mut tries = 0;
+            let pool = loop {
+                match connect_pool(url, sqlite).await {
+                    Ok(pool) => break pool,
+                    Err(source) if sqlite && tries < 5 && is_locked(&source) => {
+                        tries += 1;
+                        log::info!("recording index: opening, try {tries} found it locked; again");
+                        tokio::time::sleep(std::time::Duration::from_millis(200 * tries)).await;
+                    }
+                    Err(source) => {
+                        return Err(OpenError::Connect {
+                            url: shown.clone(),
+                            source,
+                        })
+                    }
+                }
+            };
             // Instances starting together on one index race to apply the same migration; on
             // SQLite nothing keeps them apart, and the loser fails (`duplicate column`). A
             // moment later the winner has applied it, and a second look finds nothing to do.
@@ -700,6 +688,35 @@ pub fn redact(url: &str) -> String {
         }
         None => url.to_owned(),
     }
+}
+
+/// A pool on the index at `url` (SQLite: one connection, in WAL mode). One connection is made
+/// first, so that a wrong URL or an unreachable server is refused with its own reason (a pool
+/// would only say it timed out).
+async fn connect_pool(url: &str, sqlite: bool) -> Result<sqlx::AnyPool, sqlx::Error> {
+    sqlx::AnyConnection::connect(url).await?.close().await.ok();
+    let pool = AnyPoolOptions::new()
+        // SQLite takes one writer at a time: more connections only wait on its lock (its busy
+        // handler sleeps and retries). With four, 5,000 sessions starting through the gateway
+        // had a p99 ack latency of 77 ms; with one, 49 and 18 ms.
+        .max_connections(if sqlite { 1 } else { 16 })
+        .acquire_timeout(std::time::Duration::from_secs(10))
+        .connect(url)
+        .await?;
+    if sqlite {
+        // Readers go on while a writer commits; the journal mode stays with the file.
+        sqlx::query("PRAGMA journal_mode = WAL")
+            .execute(&pool)
+            .await?;
+    }
+    Ok(pool)
+}
+
+/// SQLite's `SQLITE_BUSY` (5): another connection holds the lock.
+fn is_locked(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .and_then(|err| err.code())
+        .is_some_and(|code| code == "5")
 }
 
 #[cfg(test)]
