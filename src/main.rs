@@ -39,9 +39,27 @@ async fn main() -> std::io::Result<()> {
     let registry = registry::Application::build(registry_settings).await?;
     let registry_url = format!("http://{}/eureka/", registry.address());
 
+    let mut gateway_settings = gateway::Settings::defaults();
+    gateway_settings.port = args.gateway_port;
+    gateway_settings.registry_url = registry_url.clone();
+    gateway_settings.discovery_refresh_ms = 1_000;
+    gateway_settings.handle_signals = false;
+    // With users' tokens on (GATEWAY_JWT_SECRET or GATEWAY_JWKS_URL), the gateway vouches for
+    // each user to the audio instances; in one process they can share a secret made up now.
+    let jwt = gateway_settings.jwt.secret.is_some() || gateway_settings.jwt.jwks_url.is_some();
+    if jwt && gateway_settings.jwt.identity_secret.is_none() {
+        let made_up = format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
+        gateway_settings.jwt.identity_secret = Some(made_up.into());
+    }
+
     let mut audio = Vec::new();
     for n in 1..=args.audio_instances.max(1) {
         let mut settings = audio::Settings::for_data_dir(&args.data_dir);
+        settings.identity_secret = gateway_settings.jwt.identity_secret.clone();
         settings.port = 0;
         settings.handle_signals = false;
         settings.registry_url = Some(registry_url.clone());
@@ -67,11 +85,8 @@ async fn main() -> std::io::Result<()> {
         audio.push(app);
     }
 
-    let mut gateway_settings = gateway::Settings::defaults();
-    gateway_settings.port = args.gateway_port;
-    gateway_settings.registry_url = registry_url;
-    gateway_settings.discovery_refresh_ms = 1_000;
-    gateway_settings.handle_signals = false;
+    let dev_signin = gateway_settings.jwt.dev_signin;
+    let token = gateway_settings.token.is_some();
     let gateway = gateway::Application::build(gateway_settings).await?;
     let site = format!("http://{}", gateway.address());
 
@@ -83,6 +98,14 @@ async fn main() -> std::io::Result<()> {
         println!("  audio instance   http://{}/health", app.address());
     }
     println!("  data             {}", args.data_dir.display());
+    match (jwt, dev_signin, token) {
+        (true, true, _) => println!("  sign in          {site}/signin.html (development sign-in)"),
+        (true, false, _) => println!("  access           a JWT from your identity provider on every API call"),
+        (false, _, true) => println!("  access           the shared GATEWAY_TOKEN on every API call"),
+        (false, _, false) => println!(
+            "  access           open: anyone who reaches {site} can list, play and delete every recording\n                   (users and sign-in: docs/security.md)"
+        ),
+    }
     println!();
 
     // Ctrl-C or SIGTERM: the gateway stops taking requests, the audio instances shut down

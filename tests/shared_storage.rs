@@ -737,7 +737,7 @@ fn two_hosts_taking_over_one_recording_at_once_one_wins_and_nothing_is_clobbered
                 let barrier = &barrier;
                 scope.spawn(move || {
                     barrier.wait();
-                    OpenRecording::resume(storage, id, "token")
+                    OpenRecording::resume(storage, id, "token", None)
                 })
             })
             .collect();
@@ -758,7 +758,7 @@ fn two_hosts_taking_over_one_recording_at_once_one_wins_and_nothing_is_clobbered
         .unwrap();
 
     // Host 0 comes back and tries to finish its stale copy: refused, the stored file intact.
-    let late = OpenRecording::resume(&hosts[0].1, id, "token");
+    let late = OpenRecording::resume(&hosts[0].1, id, "token", None);
     assert!(
         matches!(late, Err(StorageError::AlreadyEnded(_))),
         "{:?}",

@@ -99,6 +99,12 @@ pub struct Settings {
     #[arg(long, env = "AUDIO_REGISTRY_TOKEN", hide_env_values = true)]
     pub registry_token: Option<String>,
 
+    /// Secret shared with the gateway (its `GATEWAY_IDENTITY_SECRET`). With it, every request
+    /// but `/health`, `/metrics` and the OpenAPI document needs an identity the gateway vouched
+    /// for, and each user sees only their own recordings (docs/security.md).
+    #[arg(long, env = "AUDIO_IDENTITY_SECRET", hide_env_values = true)]
+    pub identity_secret: Option<stack_common::secret::Secret>,
+
     /// Host name or address others reach this instance at (default: the bound host, or
     /// 127.0.0.1 when bound to every interface).
     #[arg(long, env = "AUDIO_ADVERTISE_HOST")]

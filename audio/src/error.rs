@@ -36,6 +36,9 @@ pub enum ApiError {
     Session(Refusal),
     #[error("{0}")]
     BadBody(String),
+    /// With `AUDIO_IDENTITY_SECRET`: the request carries no identity vouched by the gateway.
+    #[error("{0}")]
+    Unauthorized(#[from] stack_common::identity::VouchError),
 }
 
 impl ApiError {
@@ -56,6 +59,7 @@ impl ApiError {
             Self::Storage(_) => "storage-error",
             Self::Session(refusal) => refusal.code.as_str(),
             Self::BadBody(_) => "bad-body",
+            Self::Unauthorized(_) => "unauthorized",
         }
     }
 }
@@ -68,6 +72,7 @@ impl ResponseError for ApiError {
             | Self::BadQuery(_)
             | Self::Handshake(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::InProgress => StatusCode::CONFLICT,
             Self::TooManySessions(_) | Self::Unavailable | Self::StoreUnreachable => {
                 StatusCode::SERVICE_UNAVAILABLE

@@ -7,6 +7,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod events;
+pub mod identity;
 pub mod local_socket;
 pub mod open_files;
 pub mod postprocess;

@@ -13,11 +13,13 @@ use kafka_core::{
 };
 
 use registry_client::{local_socket, Deregister, InstanceSpec, Registration, RegistryEndpoint};
+use stack_common::identity::VouchCheck;
 
 use crate::cache_trim::{trims_pages, CacheTrim, CacheTrimmer};
 use crate::config::Settings;
 use crate::domain::RecordingId;
 use crate::events::{processed_event, Broadcast, CloseStreams, EventHub};
+use crate::identity;
 use crate::local_socket::LocalSocket;
 use crate::open_files;
 use crate::postprocess::{PostProcessor, Process};
@@ -196,16 +198,41 @@ impl Application {
         });
 
         let json = routes::json_config(settings.max_frame_bytes);
+        let vouch_check = match &settings.identity_secret {
+            Some(secret) => Some(web::Data::new(VouchCheck::new(secret).map_err(|err| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("AUDIO_IDENTITY_SECRET: {err}"),
+                )
+            })?)),
+            None => None,
+        };
+        log::info!(
+            "audio access: {}",
+            if vouch_check.is_some() {
+                "users vouched for by the gateway, each seeing their own recordings"
+            } else {
+                "open (no AUDIO_IDENTITY_SECRET): every caller sees every recording"
+            }
+        );
         let mut server = HttpServer::new(move || {
-            App::new()
+            let app = App::new()
                 // The access log, at debug (`RUST_LOG=debug`, or `actix_web=debug`).
                 .wrap(
                     middleware::Logger::new("%a \"%r\" %s %b %Dms [request %{x-request-id}i]")
                         .log_level(log::Level::Debug),
                 )
+                .wrap(middleware::Condition::new(
+                    vouch_check.is_some(),
+                    middleware::from_fn(identity::require),
+                ))
                 .app_data(state.clone())
                 .app_data(json.clone())
-                .configure(routes::configure)
+                .configure(routes::configure);
+            match &vouch_check {
+                Some(check) => app.app_data(check.clone()),
+                None => app,
+            }
         })
         // Acks are small writes answered by small writes: Nagle's algorithm would hold them
         // back behind delayed ACKs (tens of ms).

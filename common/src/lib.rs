@@ -1,7 +1,13 @@
 //! The few pieces several of the stack's crates need, kept in one place so that each has one
-//! rule: writes that survive a crash (`durable`: the outbox in kafka-core, the storage's
-//! markers in audio) and the open-files budget (`open_files`: the audio service's sessions and
-//! the gateway's relays are capped by the same reserve and arithmetic).
+//! rule:
+//! - `durable`: writes that survive a crash (the outbox in kafka-core, the storage's markers in
+//!   audio);
+//! - `open_files`: the open-files budget (the audio service's sessions and the gateway's relays
+//!   are capped by the same reserve and arithmetic);
+//! - `secret`: a setting that never prints;
+//! - `identity`: the identity the gateway vouches for and the audio service checks.
 
 pub mod durable;
+pub mod identity;
 pub mod open_files;
+pub mod secret;

@@ -4,7 +4,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Args, Parser};
+use stack_common::secret::Secret;
+
+use crate::auth::{GateError, GateSettings};
 
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -70,10 +73,14 @@ pub struct Settings {
     #[arg(long, env = "GATEWAY_MAX_FAILURES", default_value_t = 3)]
     pub max_failures: u32,
 
-    /// When set, API and WebSocket requests need this token (Bearer header, `access_token`
-    /// query parameter, or `gateway_token` cookie); pages stay open.
+    /// When set, API and WebSocket requests need this one shared token (Bearer header,
+    /// `access_token` query parameter, or `gateway_token` cookie); pages stay open. For users
+    /// with identities, use JWT instead (the two cannot be combined).
     #[arg(long, env = "GATEWAY_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
+    pub token: Option<Secret>,
+
+    #[command(flatten)]
+    pub jwt: JwtSettings,
 
     /// Origins allowed by CORS, comma-separated (`*` for any); none by default.
     #[arg(long, env = "GATEWAY_CORS_ORIGINS", default_value = "")]
@@ -93,7 +100,70 @@ pub struct Settings {
     pub workers: usize,
 }
 
+/// Users' tokens (docs/security.md): with a secret or a JWKS URL set, every API and WebSocket
+/// request needs a valid JWT.
+#[derive(Debug, Clone, Args)]
+pub struct JwtSettings {
+    /// HS256 secret that users' tokens are signed with (the original's `jwt.secret`).
+    #[arg(
+        long = "jwt-secret",
+        env = "GATEWAY_JWT_SECRET",
+        hide_env_values = true
+    )]
+    pub secret: Option<Secret>,
+
+    /// The identity provider's JWKS (RS256, ES256, ...), e.g. Keycloak's
+    /// `https://host/realms/NAME/protocol/openid-connect/certs`.
+    #[arg(long = "jwks-url", env = "GATEWAY_JWKS_URL")]
+    pub jwks_url: Option<String>,
+
+    /// How long fetched keys are used before the set is fetched again, in seconds (an unknown
+    /// `kid` fetches it at once).
+    #[arg(
+        long = "jwks-max-age-secs",
+        env = "GATEWAY_JWKS_MAX_AGE_SECS",
+        default_value_t = 300
+    )]
+    pub jwks_max_age_secs: u64,
+
+    /// The `iss` tokens must carry; unchecked when unset.
+    #[arg(long = "jwt-issuer", env = "GATEWAY_JWT_ISSUER")]
+    pub issuer: Option<String>,
+
+    /// The `aud` tokens must carry; unchecked when unset.
+    #[arg(long = "jwt-audience", env = "GATEWAY_JWT_AUDIENCE")]
+    pub audience: Option<String>,
+
+    /// Secret shared with the audio service (its `AUDIO_IDENTITY_SECRET`): the gateway signs
+    /// each request's verified user with it, so the service knows whose recordings to show.
+    #[arg(
+        long = "identity-secret",
+        env = "GATEWAY_IDENTITY_SECRET",
+        hide_env_values = true
+    )]
+    pub identity_secret: Option<Secret>,
+
+    /// Serve a development sign-in (`/signin.html`) that mints an hour's token for any user
+    /// name with `GATEWAY_JWT_SECRET`. Never in production: anyone can be anyone.
+    #[arg(long = "dev-signin", env = "GATEWAY_DEV_SIGNIN", default_value_t = false, action = clap::ArgAction::Set)]
+    pub dev_signin: bool,
+}
+
 impl Settings {
+    /// The auth settings, checked (`auth::Gate::new` says what cannot be combined).
+    pub fn gate(&self) -> Result<crate::auth::Gate, GateError> {
+        crate::auth::Gate::new(GateSettings {
+            shared_token: self.token.clone(),
+            jwt_secret: self.jwt.secret.clone(),
+            jwks_url: self.jwt.jwks_url.clone(),
+            jwks_max_age: Duration::from_secs(self.jwt.jwks_max_age_secs.max(1)),
+            issuer: self.jwt.issuer.clone(),
+            audience: self.jwt.audience.clone(),
+            identity_secret: self.jwt.identity_secret.clone(),
+            dev_signin: self.jwt.dev_signin,
+        })
+    }
+
     pub fn defaults() -> Self {
         Settings::parse_from(["gateway"])
     }

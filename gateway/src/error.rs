@@ -17,8 +17,8 @@ pub enum GatewayError {
     GatewayFull(usize),
     #[error("{0} did not answer in time")]
     Timeout(String),
-    #[error("a valid access token is required")]
-    Unauthorized,
+    #[error("{0}")]
+    Unauthorized(#[from] crate::auth::AuthError),
     #[error("not found")]
     NotFound,
     /// The instance answered an upgrade to this path with 404.
@@ -39,7 +39,8 @@ impl ResponseError for GatewayError {
             Self::BadGateway(..) => StatusCode::BAD_GATEWAY,
             Self::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::BadUpgrade(_) => StatusCode::BAD_REQUEST,
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized(err) if err.is_clients() => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::NotFound | Self::NoSuchWebSocket(_) => StatusCode::NOT_FOUND,
         }
     }
@@ -52,11 +53,23 @@ impl ResponseError for GatewayError {
             Self::Full(_) | Self::GatewayFull(_) => "too-many-sessions",
             Self::Timeout(_) => "gateway-timeout",
             Self::BadUpgrade(_) => "bad-upgrade",
-            Self::Unauthorized => "unauthorized",
+            Self::Unauthorized(err) if err.is_clients() => "unauthorized",
+            Self::Unauthorized(_) => "keys-unavailable",
             Self::NotFound | Self::NoSuchWebSocket(_) => "not-found",
             Self::Unavailable => "unavailable",
         };
-        HttpResponse::build(self.status_code())
-            .json(json!({"error": code, "message": self.to_string()}))
+        let mut response = HttpResponse::build(self.status_code());
+        if let Self::Unauthorized(err) = self {
+            // RFC 6750 §3: what was wrong, for clients that read the header.
+            let challenge = match err {
+                crate::auth::AuthError::Missing => "Bearer".to_owned(),
+                err => format!(
+                    "Bearer error=\"invalid_token\", error_description=\"{}\"",
+                    err.to_string().replace('"', "'")
+                ),
+            };
+            response.insert_header(("www-authenticate", challenge));
+        }
+        response.json(json!({"error": code, "message": self.to_string()}))
     }
 }

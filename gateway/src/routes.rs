@@ -4,7 +4,6 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use crate::auth::check_token;
 use crate::balancer::GetStatus;
 use crate::error::GatewayError;
 use crate::metrics::Render;
@@ -29,6 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(metrics))
             .default_service(only_get()),
     )
+    .configure(crate::auth::configure)
     .default_service(web::to(dispatch));
 }
 
@@ -41,16 +41,24 @@ async fn dispatch(
     let Some(route) = state.routes.find(req.path()) else {
         return crate::web::serve(&req, state.web_dir.as_ref()).ok_or(GatewayError::NotFound);
     };
-    check_token(&req, state.token.as_deref())?;
     let upgrade = req
         .headers()
         .get("upgrade")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    let identity = match state.gate.admit(&req, upgrade).await {
+        Ok(identity) => identity,
+        Err(err) => {
+            // Why, but never the token (nor the query string, which may hold it).
+            log::debug!("{} {} refused: {err}", req.method(), req.path());
+            return Err(err.into());
+        }
+    };
+    let vouched = state.gate.vouch(identity.as_ref());
     if upgrade {
-        proxy::websocket::forward(req, &state, &client, route).await
+        proxy::websocket::forward(req, &state, &client, route, vouched).await
     } else {
-        proxy::http::forward(req, payload, &state, &client, route).await
+        proxy::http::forward(req, payload, &state, &client, route, vouched).await
     }
 }
 

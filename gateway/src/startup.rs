@@ -22,6 +22,7 @@ use actix_web::dev::{
 use actix_web::{web, App};
 use registry_client::{Deregister, Discovery, InstanceSpec, Registration, RegistryEndpoint};
 
+use crate::auth::Gate;
 use crate::balancer::Balancer;
 use crate::client::{upstream_client, LocalSockets};
 use crate::config::Settings;
@@ -37,7 +38,8 @@ pub struct GatewayState {
     pub balancer: Addr<Balancer>,
     pub discovery: Addr<Discovery>,
     pub metrics: Addr<Metrics>,
-    pub token: Option<String>,
+    /// Who may pass, and as whom (`auth`).
+    pub gate: web::Data<Gate>,
     pub web_dir: Option<PathBuf>,
     /// The address the gateway listens on: the `X-Forwarded-Host` of a request that names no host.
     pub own_address: String,
@@ -65,6 +67,12 @@ impl Application {
             )),
         }
         .map_err(|err: RouteError| std::io::Error::new(std::io::ErrorKind::InvalidInput, err))?;
+        let gate = web::Data::new(
+            settings
+                .gate()
+                .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidInput, err))?,
+        );
+        log::info!("gateway access: {}", gate.describe());
         let endpoint =
             RegistryEndpoint::new(&settings.registry_url, settings.registry_token.clone());
         let refresh = Duration::from_millis(settings.discovery_refresh_ms.max(10));
@@ -100,7 +108,7 @@ impl Application {
             balancer,
             discovery,
             metrics: Metrics::default().start(),
-            token: settings.token.clone().filter(|t| !t.is_empty()),
+            gate,
             web_dir: settings.web_dir.clone(),
             own_address: address.to_string(),
             relays,
@@ -221,6 +229,7 @@ fn app(
 > {
     App::new()
         .wrap(cors(cors_origins))
+        .app_data(state.gate.clone())
         .app_data(state)
         .app_data(web::Data::new(client))
         .configure(routes::configure)

@@ -80,6 +80,9 @@ pub struct RecordProcessedEvent {
     pub event_id: Uuid,
     pub recording_id: Uuid,
     pub session_id: String,
+    /// Whose recording (the live page shows each user their own); absent from older events.
+    #[serde(default)]
+    pub user_id: Option<String>,
     pub file_name: String,
     pub file_path: String,
     /// `ready` or `failed`.
@@ -114,6 +117,9 @@ pub struct RecordDeletedEvent {
     pub event_id: Uuid,
     pub recording_id: Uuid,
     pub session_id: String,
+    /// Whose recording (the live page shows each user their own); absent from older events.
+    #[serde(default)]
+    pub user_id: Option<String>,
     pub file_name: String,
     pub deleted_at: DateTime<Utc>,
     pub schema_version: u32,

@@ -185,6 +185,7 @@ mod tests {
             event_id: Uuid::new_v4(),
             recording_id: Uuid::new_v4(),
             session_id: "s".into(),
+            user_id: None,
             file_name: "f.webm".into(),
             deleted_at: Utc::now(),
             schema_version: SCHEMA_VERSION,

@@ -1,5 +1,7 @@
 //! The `EventHub` actor: fans lifecycle changes out to every open `GET /api/events` stream
-//! (Server-Sent Events). A subscriber that cannot keep up is dropped, not waited for.
+//! (Server-Sent Events). A subscriber that cannot keep up is dropped, not waited for. A
+//! subscriber who is a user (not an admin) gets only the changes of their own recordings: each
+//! event's `userId` says whose it is.
 
 use actix::prelude::*;
 use bytes::Bytes;
@@ -7,7 +9,13 @@ use tokio::sync::mpsc;
 
 #[derive(Default)]
 pub struct EventHub {
-    subscribers: Vec<mpsc::Sender<Bytes>>,
+    subscribers: Vec<Subscriber>,
+}
+
+struct Subscriber {
+    /// Whose recordings it follows: `None` for everyone's.
+    owner: Option<String>,
+    sender: mpsc::Sender<Bytes>,
 }
 
 impl Actor for EventHub {
@@ -16,30 +24,43 @@ impl Actor for EventHub {
     fn started(&mut self, ctx: &mut Self::Context) {
         // A comment line now and then keeps proxies from closing quiet streams.
         ctx.run_interval(std::time::Duration::from_secs(15), |act, _| {
-            act.send(Bytes::from_static(b": keep-alive\n\n"))
+            act.send(Bytes::from_static(b": keep-alive\n\n"), None)
         });
     }
 }
 
 impl EventHub {
-    fn send(&mut self, frame: Bytes) {
-        self.subscribers
-            .retain(|subscriber| subscriber.try_send(frame.clone()).is_ok());
+    /// Sends `frame` to every subscriber who may see a recording of `user_id` (`None`: a frame
+    /// for all, such as a keep-alive).
+    fn send(&mut self, frame: Bytes, user_id: Option<Option<&str>>) {
+        self.subscribers.retain(|subscriber| {
+            let sees = match (&subscriber.owner, user_id) {
+                (None, _) | (_, None) => true,
+                (Some(owner), Some(user_id)) => user_id == Some(owner.as_str()),
+            };
+            !sees || subscriber.sender.try_send(frame.clone()).is_ok()
+        });
     }
 }
 
-/// Opens a stream; the first frame tells the browser how long to wait before reconnecting.
+/// Opens a stream of the changes of `owner`'s recordings (`None`: everyone's); the first frame
+/// tells the browser how long to wait before reconnecting.
 #[derive(Message)]
 #[rtype(result = "mpsc::Receiver<Bytes>")]
-pub struct Subscribe;
+pub struct Subscribe {
+    pub owner: Option<String>,
+}
 
 impl Handler<Subscribe> for EventHub {
     type Result = MessageResult<Subscribe>;
 
-    fn handle(&mut self, _: Subscribe, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, msg: Subscribe, _: &mut Self::Context) -> Self::Result {
         let (sender, receiver) = mpsc::channel(256);
         let _ = sender.try_send(Bytes::from_static(b"retry: 2000\n: connected\n\n"));
-        self.subscribers.push(sender);
+        self.subscribers.push(Subscriber {
+            owner: msg.owner,
+            sender,
+        });
         MessageResult(receiver)
     }
 }
@@ -57,7 +78,8 @@ impl Handler<Broadcast> for EventHub {
 
     fn handle(&mut self, msg: Broadcast, _: &mut Self::Context) {
         let frame = format!("event: {}\ndata: {}\n\n", msg.kind, msg.data);
-        self.send(Bytes::from(frame));
+        let user_id = msg.data.get("userId").and_then(|v| v.as_str());
+        self.send(Bytes::from(frame), Some(user_id));
     }
 }
 

@@ -7,16 +7,29 @@ use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 
 use crate::domain::{FileName, RecordingMime};
 use crate::error::ApiError;
+use crate::identity::Caller;
 use crate::startup::AppState;
 use crate::storage::{BlobMeta, Blobs};
 
-/// `GET /api/download/{fileName}`: the stored file as an attachment.
+/// `GET /api/download/{fileName}`: the stored file as an attachment. A user who is not an
+/// admin gets only a file of their own recordings (another's is "not found").
 pub async fn download(
     req: HttpRequest,
     path: web::Path<String>,
     state: web::Data<AppState>,
+    caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
     let name = FileName::parse(&path.into_inner())?;
+    if let Some(owner) = caller.owner_filter() {
+        let storage = state.storage.clone();
+        let file_name = name.as_str().to_owned();
+        let meta = web::block(move || storage.index().by_file_name(&file_name))
+            .await
+            .map_err(|_| ApiError::Unavailable)??;
+        if meta.is_none_or(|meta| meta.user_id.as_deref() != Some(owner)) {
+            return Err(ApiError::NotFound("recording file"));
+        }
+    }
     serve(&req, &state, &name, DispositionType::Attachment).await
 }
 

@@ -10,6 +10,7 @@ use serde_json::json;
 
 use crate::domain::{with_decoded_chunk, SessionKey};
 use crate::error::ApiError;
+use crate::identity::Caller;
 use crate::protocol::{ErrorCode, MetaData};
 use crate::session::{HttpChunk, HttpEnd, HttpStart, Refusal, StartRefused};
 use crate::startup::AppState;
@@ -71,22 +72,28 @@ fn session_key(raw: &str) -> Result<SessionKey, ApiError> {
 pub async fn start(
     body: web::Json<StartBody>,
     state: web::Data<AppState>,
+    caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     check_action(&body.action, "record-start")?;
     let key = session_key(&body.session_id)?;
     let session = state
         .http_sessions
-        .get_or_start(&key, &state.supervisor, &state.session)
+        .get_or_start(&key, caller.subject(), &state.supervisor, &state.session)
         .await
         .map_err(|refused| match refused {
             StartRefused::Full(max) => ApiError::TooManySessions(max),
             StartRefused::Unavailable => ApiError::Unavailable,
+            StartRefused::OtherUsers => ApiError::Session(Refusal::new(
+                ErrorCode::AlreadyStarted,
+                "this sessionId is in use by another user's session",
+            )),
         })?;
     let progress = session
         .send(HttpStart {
             meta_id: body.meta_id,
-            user_id: body.meta_data.user_id,
+            // A signed-in user records as themselves, whatever `metaData.userId` says.
+            user_id: caller.recording_user(body.meta_data.user_id),
             mime_type: body.mime_type,
         })
         .await
@@ -98,6 +105,7 @@ pub async fn start(
 pub async fn idle(
     body: web::Json<IdleBody>,
     state: web::Data<AppState>,
+    caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
     check_action(&body.action, "record-idle")?;
     let key = session_key(&body.session_id)?;
@@ -105,7 +113,7 @@ pub async fn idle(
         .map_err(|err| ApiError::Session(Refusal::new(ErrorCode::BadBase64, err.to_string())))?;
     let session = state
         .http_sessions
-        .get(&key)
+        .get(&key, caller.subject())
         .ok_or_else(|| ApiError::Session(crate::session::not_started()))?;
     let progress = session
         .send(HttpChunk {
@@ -121,10 +129,11 @@ pub async fn idle(
 pub async fn end(
     body: web::Json<EndBody>,
     state: web::Data<AppState>,
+    caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
     check_action(&body.action, "record-end")?;
     let key = session_key(&body.session_id)?;
-    let ended = match state.http_sessions.get(&key) {
+    let ended = match state.http_sessions.get(&key, caller.subject()) {
         Some(session) => session
             .send(HttpEnd)
             .await

@@ -7,6 +7,7 @@ use super::download::serve;
 use crate::domain::{FileName, RecordingId};
 use crate::error::ApiError;
 use crate::events::deleted_event;
+use crate::identity::Caller;
 use crate::startup::AppState;
 use crate::storage::{self, Processing, RecordingMeta, RecordingQuery, RecordingState};
 
@@ -62,10 +63,12 @@ pub struct ListParams {
 const MAX_LIMIT: usize = 200;
 const MAX_PAGE: usize = 1_000_000_000;
 
-/// `GET /api/recordings?page=1&limit=50&q=text`: newest first, paginated.
+/// `GET /api/recordings?page=1&limit=50&q=text`: newest first, paginated; the caller's own
+/// recordings only, unless they are an admin (or the service is open).
 pub async fn list(
     params: web::Query<ListParams>,
     state: web::Data<AppState>,
+    caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
     let params = params.into_inner();
     let page = params.page.unwrap_or(1);
@@ -79,6 +82,7 @@ pub async fn list(
         page,
         limit,
         search: params.q.filter(|q| !q.trim().is_empty()),
+        owner: caller.owner_filter().map(str::to_owned),
     };
     let storage = state.storage.clone();
     let page = web::block(move || storage.index().page(&query))
@@ -101,8 +105,9 @@ pub async fn list(
 pub async fn get(
     path: web::Path<String>,
     state: web::Data<AppState>,
+    caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
-    let meta = load(&path, &state).await?;
+    let meta = load(&path, &state, &caller).await?;
     Ok(HttpResponse::Ok().json(RecordingView::from(meta)))
 }
 
@@ -111,8 +116,9 @@ pub async fn audio(
     req: HttpRequest,
     path: web::Path<String>,
     state: web::Data<AppState>,
+    caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
-    let meta = load(&path, &state).await?;
+    let meta = load(&path, &state, &caller).await?;
     if in_progress(&meta) {
         return Err(ApiError::InProgress);
     }
@@ -125,8 +131,9 @@ pub async fn audio(
 pub async fn delete(
     path: web::Path<String>,
     state: web::Data<AppState>,
+    caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
-    let meta = load(&path, &state).await?;
+    let meta = load(&path, &state, &caller).await?;
     if in_progress(&meta) {
         return Err(ApiError::InProgress);
     }
@@ -153,12 +160,15 @@ pub async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-async fn load(raw_id: &str, state: &AppState) -> Result<RecordingMeta, ApiError> {
+/// The recording `raw_id`, if the caller may see it: another user's is "not found", as one
+/// that does not exist (its existence is not theirs to learn either).
+async fn load(raw_id: &str, state: &AppState, caller: &Caller) -> Result<RecordingMeta, ApiError> {
     let id: RecordingId = raw_id.parse()?;
     let storage = state.storage.clone();
     web::block(move || storage.index().get(id))
         .await
         .map_err(|_| ApiError::Unavailable)??
+        .filter(|meta| caller.may_see(meta.user_id.as_deref()))
         .ok_or(ApiError::NotFound("recording"))
 }
 

@@ -2,6 +2,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws::WsResponseBuilder;
 
 use crate::error::ApiError;
+use crate::identity::Caller;
 use crate::session::RecordingSession;
 use crate::startup::AppState;
 use crate::supervisor::{Admit, Leave};
@@ -13,6 +14,7 @@ pub async fn record(
     req: HttpRequest,
     stream: web::Payload,
     state: web::Data<AppState>,
+    caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
     let session_id = state
         .supervisor
@@ -22,6 +24,7 @@ pub async fn record(
         .map_err(|full| ApiError::TooManySessions(full.0))?;
     let session = RecordingSession::new(
         session_id.clone(),
+        caller,
         state.supervisor.clone(),
         state.session.clone(),
     );

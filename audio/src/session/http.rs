@@ -19,37 +19,53 @@ use crate::protocol::ErrorCode;
 use crate::storage::{AppendOutcome, OpenRecording, RecordingState};
 use crate::supervisor::{Admit, EndForShutdown, Finished, Joined, Leave, RecordingSupervisor};
 
-/// The live HTTP-driven sessions by the gateway's `sessionId`. Shared by the request handlers;
+/// The live HTTP-driven sessions by the gateway's `sessionId`, each with the user who started
+/// it (a signed-in user's calls reach only their own sessions). Shared by the request handlers;
 /// each actor takes itself out when it stops.
 #[derive(Clone, Default)]
-pub struct HttpSessions(Arc<Mutex<HashMap<SessionKey, Addr<HttpSession>>>>);
+pub struct HttpSessions(Arc<Mutex<HashMap<SessionKey, Entry>>>);
+
+struct Entry {
+    addr: Addr<HttpSession>,
+    /// The subject who started it (`None` on an open service).
+    owner: Option<String>,
+}
 
 impl HttpSessions {
-    fn table(&self) -> MutexGuard<'_, HashMap<SessionKey, Addr<HttpSession>>> {
+    fn table(&self) -> MutexGuard<'_, HashMap<SessionKey, Entry>> {
         // A panic while holding the lock leaves a plain map behind: still usable.
         self.0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The session of `key`, if one is live.
-    pub fn get(&self, key: &SessionKey) -> Option<Addr<HttpSession>> {
+    /// The session of `key`, if one is live and `owner`'s (another user's is not seen).
+    pub fn get(&self, key: &SessionKey, owner: Option<&str>) -> Option<Addr<HttpSession>> {
         self.table()
             .get(key)
-            .filter(|addr| addr.connected())
-            .cloned()
+            .filter(|entry| entry.addr.connected() && entry.owner.as_deref() == owner)
+            .map(|entry| entry.addr.clone())
     }
 
-    /// The session of `key`, started (and admitted by the supervisor, which may refuse it for
-    /// the session limit) when there is none.
+    /// The session of `key`, started for `owner` (and admitted by the supervisor, which may
+    /// refuse it for the session limit) when there is none.
     pub async fn get_or_start(
         &self,
         key: &SessionKey,
+        owner: Option<&str>,
         supervisor: &Addr<RecordingSupervisor>,
         config: &Arc<SessionConfig>,
     ) -> Result<Addr<HttpSession>, StartRefused> {
-        if let Some(addr) = self.get(key) {
-            return Ok(addr);
+        let existing = |table: &HashMap<SessionKey, Entry>| match table.get(key) {
+            Some(entry) if entry.addr.connected() => Some(if entry.owner.as_deref() == owner {
+                Ok(entry.addr.clone())
+            } else {
+                Err(StartRefused::OtherUsers)
+            }),
+            _ => None,
+        };
+        if let Some(found) = existing(&self.table()) {
+            return found;
         }
         let session_id = supervisor
             .send(Admit)
@@ -58,12 +74,12 @@ impl HttpSessions {
             .map_err(|full| StartRefused::Full(full.0))?;
         let mut table = self.table();
         // Another request for the same key may have started it meanwhile: one owner only.
-        if let Some(addr) = table.get(key).filter(|addr| addr.connected()) {
+        if let Some(found) = existing(&table) {
             supervisor.do_send(Leave {
                 session_id,
                 finishing: false,
             });
-            return Ok(addr.clone());
+            return found;
         }
         let addr = HttpSession {
             key: key.clone(),
@@ -78,7 +94,13 @@ impl HttpSessions {
             flushing: false,
         }
         .start();
-        table.insert(key.clone(), addr.clone());
+        table.insert(
+            key.clone(),
+            Entry {
+                addr: addr.clone(),
+                owner: owner.map(str::to_owned),
+            },
+        );
         Ok(addr)
     }
 }
@@ -90,6 +112,8 @@ pub enum StartRefused {
     Full(usize),
     /// The supervisor is gone (shutting down).
     Unavailable,
+    /// Another user's session has this `sessionId`.
+    OtherUsers,
 }
 
 /// One HTTP-driven session: owns its recording (and so its file handle) between calls.
@@ -283,7 +307,7 @@ impl Actor for HttpSession {
 
     fn stopped(&mut self, ctx: &mut Self::Context) {
         let mut table = self.sessions.table();
-        if table.get(&self.key) == Some(&ctx.address()) {
+        if table.get(&self.key).map(|entry| &entry.addr) == Some(&ctx.address()) {
             table.remove(&self.key);
         }
         drop(table);

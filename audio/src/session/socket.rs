@@ -14,12 +14,15 @@ use super::recorder::{self, not_started, Flushed, HoldsRecording, Refusal};
 use super::SessionConfig;
 use crate::cache_trim::{Trim, TrimMarks};
 use crate::domain::{with_decoded_chunk, RecordingId};
+use crate::identity::Caller;
 use crate::protocol::{ClientMessage, DurableMark, ErrorCode, ParseError, ServerMessage};
 use crate::storage::{AppendOutcome, OpenRecording, RecordingState, StorageError};
 use crate::supervisor::{Attached, EndForShutdown, Finished, Joined, RecordingSupervisor};
 
 pub struct RecordingSession {
     session_id: String,
+    /// Who opened the socket: their recordings are theirs, and only theirs resume here.
+    caller: Caller,
     supervisor: Addr<RecordingSupervisor>,
     config: Arc<SessionConfig>,
     recording: Option<OpenRecording>,
@@ -41,11 +44,13 @@ pub struct RecordingSession {
 impl RecordingSession {
     pub fn new(
         session_id: String,
+        caller: Caller,
         supervisor: Addr<RecordingSupervisor>,
         config: Arc<SessionConfig>,
     ) -> Self {
         Self {
             session_id,
+            caller,
             supervisor,
             config,
             recording: None,
@@ -149,12 +154,16 @@ impl RecordingSession {
                 meta_id,
                 meta_data,
                 mime_type,
-            } => self.start(
-                meta_id.as_deref(),
-                meta_data.user_id.as_deref(),
-                mime_type.as_deref(),
-                ctx,
-            ),
+            } => {
+                // A signed-in user records as themselves, whatever `metaData.userId` says.
+                let user_id = self.caller.recording_user(meta_data.user_id);
+                self.start(
+                    meta_id.as_deref(),
+                    user_id.as_deref(),
+                    mime_type.as_deref(),
+                    ctx,
+                )
+            }
             ClientMessage::RecordIdle { chunk, seq } => {
                 self.style.saw(seq);
                 if let Err(err) = with_decoded_chunk(&chunk, |bytes| self.append(seq, bytes, ctx)) {
@@ -360,8 +369,9 @@ impl RecordingSession {
             );
         };
         let storage = self.config.storage.clone();
+        let owner = self.caller.owner_filter().map(str::to_owned);
         let work = actix_web::rt::task::spawn_blocking(move || {
-            OpenRecording::resume(&storage, id, &token)
+            OpenRecording::resume(&storage, id, &token, owner.as_deref())
         });
         self.finish_pending(ctx);
         ctx.wait(work.into_actor(self).map(move |result, act, ctx| {

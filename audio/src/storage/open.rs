@@ -155,12 +155,18 @@ impl OpenRecording {
     }
 
     /// Takes a dropped recording over for a client that proves it started it.
+    /// Takes recording `id` over with its resume token; with `owner`, only if it is theirs
+    /// (another user's is "not found", as one that does not exist).
     pub fn resume(
         storage: &Storage,
         id: RecordingId,
         resume_token: &str,
+        owner: Option<&str>,
     ) -> Result<Self, StorageError> {
         let meta = load_meta(storage, id)?;
+        if owner.is_some_and(|owner| meta.user_id.as_deref() != Some(owner)) {
+            return Err(StorageError::NotFound);
+        }
         ensure_state(&meta, &[RecordingState::Recording])?;
         // Compared in constant time (lengths are not secret).
         let presented = token_digest(resume_token);
@@ -654,7 +660,7 @@ mod tests {
 
         // While owned, nobody else gets it, with or without the token.
         assert!(matches!(
-            OpenRecording::resume(&storage, id, "tok"),
+            OpenRecording::resume(&storage, id, "tok", None),
             Err(StorageError::Busy)
         ));
         // Simulate a crash mid-write: bytes on disk that the index does not cover.
@@ -662,10 +668,15 @@ mod tests {
         drop(rec);
 
         assert!(matches!(
-            OpenRecording::resume(&storage, id, "wrong"),
+            OpenRecording::resume(&storage, id, "wrong", None),
             Err(StorageError::WrongToken)
         ));
-        let mut rec = OpenRecording::resume(&storage, id, "tok").unwrap();
+        // A user's resume of a recording that is not theirs: as if there were none, token or not.
+        assert!(matches!(
+            OpenRecording::resume(&storage, id, "tok", Some("mallory")),
+            Err(StorageError::NotFound)
+        ));
+        let mut rec = OpenRecording::resume(&storage, id, "tok", None).unwrap();
         assert_eq!((rec.bytes(), rec.chunks(), rec.next_seq()), (5, 2, 2));
         rec.append(Some(2), b"f", 100).unwrap();
         let meta = rec.finish(RecordingState::Completed, |_| Ok(None)).unwrap();
@@ -674,7 +685,7 @@ mod tests {
         assert_eq!((meta.size, meta.chunks), (6, 3));
         assert!(!layout.part_file(id).exists());
         assert!(matches!(
-            OpenRecording::resume(&storage, id, "tok"),
+            OpenRecording::resume(&storage, id, "tok", None),
             Err(StorageError::AlreadyEnded("processing"))
         ));
     }

@@ -155,6 +155,7 @@ async fn a_data_folder_from_before_the_index_is_imported_once() {
         event_id: uuid::Uuid::new_v4(),
         recording_id: uuid::Uuid::new_v4(),
         session_id: "old".into(),
+        user_id: None,
         file_name: "gone_20260101000000.webm".into(),
         deleted_at: Utc::now(),
         schema_version: kafka_core::SCHEMA_VERSION,
@@ -185,6 +186,7 @@ async fn a_data_folder_from_before_the_index_is_imported_once() {
                 page: 1,
                 limit: 50,
                 search: None,
+                owner: None,
             })
             .unwrap()
             .total

@@ -23,10 +23,11 @@ pub async fn forward(
     state: &GatewayState,
     client: &awc::Client,
     route: &Route,
+    vouched: Option<(&'static str, String)>,
 ) -> Result<HttpResponse, GatewayError> {
     let started = Instant::now();
     let id = request_id(&req);
-    let result = attempt_all(&req, payload, state, client, route, &id).await;
+    let result = attempt_all(&req, payload, state, client, route, &id, vouched.as_ref()).await;
     let status = match &result {
         Ok(response) => response.status(),
         Err(err) => actix_web::ResponseError::status_code(err),
@@ -76,6 +77,7 @@ async fn attempt_all(
     client: &awc::Client,
     route: &Route,
     id: &str,
+    vouched: Option<&(&'static str, String)>,
 ) -> Result<HttpResponse, GatewayError> {
     let target = route.target();
     let name = route.target_name();
@@ -94,7 +96,8 @@ async fn attempt_all(
         let listed = connection_listed(req.headers());
         let names: Vec<_> = request.headers().keys().cloned().collect();
         for header in names {
-            if is_hop_by_hop(&header, &listed) {
+            // The identity header is the gateway's to send: one from a client is dropped.
+            if is_hop_by_hop(&header, &listed) || crate::auth::is_reserved(header.as_str()) {
                 request.headers_mut().remove(header);
             }
         }
@@ -102,6 +105,9 @@ async fn attempt_all(
             request = request.insert_header((name, value));
         }
         request = request.insert_header(("x-request-id", id));
+        if let Some((name, value)) = vouched {
+            request = request.insert_header((*name, value.as_str()));
+        }
         for (name, value) in &route.add_request_headers {
             request = request.insert_header((name.as_str(), value.as_str()));
         }

@@ -23,6 +23,7 @@ pub async fn forward(
     state: &GatewayState,
     client: &awc::Client,
     route: &Route,
+    vouched: Option<(&'static str, String)>,
 ) -> Result<HttpResponse, GatewayError> {
     // A bad upgrade is the client's error, found before any instance is used.
     let mut handshake =
@@ -57,7 +58,11 @@ pub async fn forward(
             Err(_) => break,
         };
         let url = upstream_url("ws", &upstream, route, &req);
+        // Only these headers go to the instance (a client's own identity header never does).
         let mut request = client.ws(url).header("x-request-id", id.as_str());
+        if let Some((name, value)) = &vouched {
+            request = request.header(*name, value.as_str());
+        }
         for (name, value) in forwarded(&req, &state.own_address) {
             request = request.header(name, value);
         }

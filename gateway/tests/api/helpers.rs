@@ -105,12 +105,21 @@ impl Stack {
     }
 
     pub async fn start_with(instances: usize, tweak: impl FnOnce(&mut gateway::Settings)) -> Self {
+        Self::start_configured(instances, |_| {}, tweak).await
+    }
+
+    /// With each audio instance's settings tweaked too.
+    pub async fn start_configured(
+        instances: usize,
+        audio_tweak: impl Fn(&mut audio::Settings),
+        tweak: impl FnOnce(&mut gateway::Settings),
+    ) -> Self {
         let _ = env_logger::builder().is_test(true).try_init();
         let data_dir = tempfile::tempdir().unwrap();
         let (registry, registry_handle) = spawn_registry().await;
         let mut audio = Vec::new();
         for _ in 0..instances {
-            audio.push(spawn_audio(&registry, data_dir.path()).await);
+            audio.push(spawn_audio_with(&registry, data_dir.path(), &audio_tweak).await);
         }
         let gateway = spawn_gateway(&registry, tweak).await;
         let stack = Self {
@@ -287,6 +296,15 @@ pub async fn refused_upgrade(gateway: &str) -> (u16, serde_json::Value) {
 
 /// The same, for the WebSocket at `path`.
 pub async fn refused_upgrade_at(gateway: &str, path: &str) -> (u16, serde_json::Value) {
+    refused_upgrade_with(gateway, path, "").await
+}
+
+/// The same, with more header lines (each ending in `\r\n`).
+pub async fn refused_upgrade_with(
+    gateway: &str,
+    path: &str,
+    headers: &str,
+) -> (u16, serde_json::Value) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     let mut stream = tokio::net::TcpStream::connect(gateway).await.unwrap();
@@ -295,7 +313,7 @@ pub async fn refused_upgrade_at(gateway: &str, path: &str) -> (u16, serde_json::
             format!(
                 "GET {path} HTTP/1.1\r\nHost: {gateway}\r\nUpgrade: websocket\r\n\
                  Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-                 Sec-WebSocket-Version: 13\r\n\r\n"
+                 Sec-WebSocket-Version: 13\r\n{headers}\r\n"
             )
             .as_bytes(),
         )

@@ -3,6 +3,8 @@
 
 mod balancing;
 mod helpers;
+mod identity;
+mod jwks;
 mod local_sockets;
 mod original_clients;
 mod proxying;

@@ -21,13 +21,14 @@ use kafka_core::OutboxEntry;
 use super::{RecordingMeta, RecordingState};
 use crate::domain::RecordingId;
 
-/// A page request: 1-based page number, page size, and an optional case-insensitive filter on
-/// file name, metaId and userId.
+/// A page request: 1-based page number, page size, an optional case-insensitive filter on
+/// file name, metaId and userId, and whose recordings (`owner`: one user's only; `None`: all).
 #[derive(Debug, Clone)]
 pub struct RecordingQuery {
     pub page: usize,
     pub limit: usize,
     pub search: Option<String>,
+    pub owner: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -71,8 +72,11 @@ pub trait RecordingIndex: Send + Sync + 'static {
     fn delete(&self, id: RecordingId) -> io::Result<bool>;
 
     /// The file names of finished recordings (any status but `recording`), newest first: the
-    /// original's `/api/files`.
-    fn finished_file_names(&self) -> io::Result<Vec<String>>;
+    /// original's `/api/files`; only `owner`'s when given.
+    fn finished_file_names(&self, owner: Option<&str>) -> io::Result<Vec<String>>;
+
+    /// The finished recording stored under `file_name` (names are unique among them).
+    fn by_file_name(&self, file_name: &str) -> io::Result<Option<RecordingMeta>>;
 
     /// Takes or renews the lease on a recording in progress for `owner` until `until`, and
     /// with `durable` moves its durable point: only if it is still `recording` and nobody else

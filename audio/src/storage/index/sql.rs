@@ -531,18 +531,33 @@ impl RecordingIndex for SqlIndex {
 
     fn page(&self, query: &RecordingQuery) -> io::Result<Page<RecordingMeta>> {
         let search = query.search.as_deref().map(prefix_range);
-        let filter = if search.is_some() {
-            "WHERE (key_file_name >= $1 AND key_file_name < $2) \
-             OR (key_meta_id >= $1 AND key_meta_id < $2) \
-             OR (key_user_id >= $1 AND key_user_id < $2)"
+        // Parameters in order: the search range ($1, $2) when searching, then the owner.
+        let mut conditions = Vec::new();
+        let mut next = 1;
+        if search.is_some() {
+            conditions.push(
+                "((key_file_name >= $1 AND key_file_name < $2) \
+                 OR (key_meta_id >= $1 AND key_meta_id < $2) \
+                 OR (key_user_id >= $1 AND key_user_id < $2))"
+                    .to_owned(),
+            );
+            next = 3;
+        }
+        if query.owner.is_some() {
+            conditions.push(format!("user_id = ${next}"));
+            next += 1;
+        }
+        let filter = if conditions.is_empty() {
+            String::new()
         } else {
-            ""
+            format!("WHERE {}", conditions.join(" AND "))
         };
-        let first = if search.is_some() { 3 } else { 1 };
+        let first = next;
         // Unfiltered, the total is kept (see `count_change`); filtered, it is counted.
-        let count_sql = match search {
-            Some(_) => format!("SELECT COUNT(*) AS total FROM recordings {filter}"),
-            None => "SELECT n AS total FROM recording_count WHERE id = 1".to_owned(),
+        let count_sql = if conditions.is_empty() {
+            "SELECT n AS total FROM recording_count WHERE id = 1".to_owned()
+        } else {
+            format!("SELECT COUNT(*) AS total FROM recordings {filter}")
         };
         let page_sql = format!(
             "SELECT {COLUMNS} FROM recordings {filter} \
@@ -557,6 +572,10 @@ impl RecordingIndex for SqlIndex {
                 if let Some((from, to)) = &search {
                     count = count.bind(from.clone()).bind(to.clone());
                     page = page.bind(from.clone()).bind(to.clone());
+                }
+                if let Some(owner) = &query.owner {
+                    count = count.bind(owner.clone());
+                    page = page.bind(owner.clone());
                 }
                 let total: i64 = count.fetch_one(&self.pool).await?.try_get("total")?;
                 let rows = page
@@ -594,20 +613,48 @@ impl RecordingIndex for SqlIndex {
         .map_err(failed("deleting a recording"))
     }
 
-    fn finished_file_names(&self) -> io::Result<Vec<String>> {
+    fn finished_file_names(&self, owner: Option<&str>) -> io::Result<Vec<String>> {
         let rows = self
-            .run(
-                sqlx::query(
-                    "SELECT file_name FROM recordings WHERE status <> 'recording' \
-                     ORDER BY completed_at DESC, id DESC",
-                )
-                .fetch_all(&self.pool),
-            )
+            .run(async {
+                match owner {
+                    Some(owner) => {
+                        sqlx::query(
+                            "SELECT file_name FROM recordings WHERE status <> 'recording' \
+                             AND user_id = $1 ORDER BY completed_at DESC, id DESC",
+                        )
+                        .bind(owner.to_owned())
+                        .fetch_all(&self.pool)
+                        .await
+                    }
+                    None => {
+                        sqlx::query(
+                            "SELECT file_name FROM recordings WHERE status <> 'recording' \
+                             ORDER BY completed_at DESC, id DESC",
+                        )
+                        .fetch_all(&self.pool)
+                        .await
+                    }
+                }
+            })
             .map_err(failed("listing file names"))?;
         rows.iter()
             .map(|row| row.try_get("file_name"))
             .collect::<Result<_, _>>()
             .map_err(failed("listing file names"))
+    }
+
+    fn by_file_name(&self, file_name: &str) -> io::Result<Option<RecordingMeta>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM recordings WHERE file_name = $1 AND status <> 'recording'"
+        );
+        let row = self
+            .run(
+                sqlx::query(statement(&sql))
+                    .bind(file_name.to_owned())
+                    .fetch_optional(&self.pool),
+            )
+            .map_err(failed("finding a recording by file name"))?;
+        row.as_ref().map(meta_of).transpose()
     }
 
     fn hold(
