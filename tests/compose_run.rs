@@ -2,8 +2,9 @@
 //! on one shared folder and the gateway, started as real processes with exactly the environment
 //! the compose file gives them (host names and published ports mapped to loopback), against a
 //! real Kafka broker (`KAFKA_BROKERS`) and a real PostgreSQL for their shared recording index
-//! (`STACK_TEST_POSTGRES_URL`), as scripts/test provides. Then a recording through the gateway,
-//! listed by both instances, and a SIGTERM to each that must end it cleanly.
+//! (`STACK_TEST_POSTGRES_URL`), as scripts/test provides. Users' tokens are on, as in compose:
+//! a recording through the gateway by a signed-in user, listed by both instances for the user
+//! the gateway vouches for, and a SIGTERM to each that must end it cleanly.
 
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -14,6 +15,25 @@ use serde_yaml::Value;
 
 mod common;
 use common::{binary, free_port, next_json, root};
+
+/// What compose/.env would hold.
+const JWT_SECRET: &str = "compose-test-jwt-secret-0123456789abcdef";
+const IDENTITY_SECRET: &str = "compose-test-identity-secret-0123456789";
+
+/// A user's token, as an identity provider (or the development sign-in) would issue it.
+fn user_token(sub: &str) -> String {
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 600;
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &serde_json::json!({"sub": sub, "exp": exp}),
+        &jsonwebtoken::EncodingKey::from_secret(JWT_SECRET.as_bytes()).unwrap(),
+    )
+    .unwrap()
+}
 
 /// `${NAME:-default}` as compose resolves it with no .env file.
 fn interpolate(value: &str) -> String {
@@ -151,6 +171,10 @@ async fn the_compose_services_run_together_and_record_through_the_gateway() {
             "AWS_SECRET_ACCESS_KEY" => Some(s3_secret.clone()),
             "AUDIO_PORT" => Some(port.to_string()),
             "AUDIO_ADVERTISE_HOST" => Some("127.0.0.1".into()),
+            "AUDIO_IDENTITY_SECRET" => {
+                assert!(value.is_empty(), "compose has no default for it");
+                Some(IDENTITY_SECRET.into())
+            }
             // The instance's own volume.
             "AUDIO_DATA_DIR" => Some(data_dir.display().to_string()),
             "HEALTHCHECK_URL" => None,
@@ -160,6 +184,12 @@ async fn the_compose_services_run_together_and_record_through_the_gateway() {
     }
     services.push(start(&compose, "gateway", &|key, value| match key {
         "GATEWAY_PORT" => Some(gateway_port.to_string()),
+        "GATEWAY_REQUIRE_USERS" => {
+            assert_eq!(value, "true", "compose never runs the gateway open");
+            Some(value)
+        }
+        "GATEWAY_JWT_SECRET" => Some(JWT_SECRET.into()),
+        "GATEWAY_IDENTITY_SECRET" => Some(IDENTITY_SECRET.into()),
         _ => Some(network(value)),
     }));
     healthy(&format!("http://127.0.0.1:{gateway_port}/health")).await;
@@ -189,9 +219,18 @@ async fn the_compose_services_run_together_and_record_through_the_gateway() {
         );
         actix_rt::time::sleep(Duration::from_millis(200)).await;
     }
+    // Users' tokens are on: nothing without one.
+    let response = client
+        .get(format!("http://127.0.0.1:{gateway_port}/api/recordings"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 401);
+    let bearer = format!("Bearer {}", user_token("kim"));
     let mut socket = loop {
         match client
             .ws(format!("ws://127.0.0.1:{gateway_port}/ws/record"))
+            .header("authorization", bearer.as_str())
             .connect()
             .await
         {
@@ -230,11 +269,16 @@ async fn the_compose_services_run_together_and_record_through_the_gateway() {
             .get(format!(
                 "http://127.0.0.1:{gateway_port}/api/recordings/{id}"
             ))
+            .insert_header(("authorization", bearer.as_str()))
             .send()
             .await
             .unwrap();
         let meta: serde_json::Value = response.json().await.unwrap_or_default();
         if meta["status"] == "ready" {
+            assert_eq!(
+                meta["userId"], "kim",
+                "the recording is the signed-in user's"
+            );
             let duration = meta["durationMs"].as_f64().unwrap();
             assert!((duration - 3960.0).abs() <= 20.0, "{meta}");
             break;
@@ -247,10 +291,23 @@ async fn the_compose_services_run_together_and_record_through_the_gateway() {
     }
 
     // Both instances list it from the shared index and serve it from the shared store, each
-    // answering on its own.
+    // answering on its own, to the user the gateway vouches for (and to nobody else).
+    let kim = stack_common::identity::Voucher::new(&IDENTITY_SECRET.into())
+        .unwrap()
+        .vouch(&stack_common::identity::Identity {
+            subject: "kim".into(),
+            roles: vec![],
+        });
     for port in audio_ports {
+        let response = client
+            .get(format!("http://127.0.0.1:{port}/api/recordings/{id}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 401, "instance on {port}");
         let mut response = client
             .get(format!("http://127.0.0.1:{port}/api/recordings/{id}"))
+            .insert_header((stack_common::identity::HEADER, kim.as_str()))
             .send()
             .await
             .unwrap();
@@ -258,6 +315,7 @@ async fn the_compose_services_run_together_and_record_through_the_gateway() {
         assert_eq!(meta["status"], "ready", "instance on {port}: {meta}");
         let mut response = client
             .get(format!("http://127.0.0.1:{port}/api/recordings/{id}/audio"))
+            .insert_header((stack_common::identity::HEADER, kim.as_str()))
             .send()
             .await
             .unwrap();

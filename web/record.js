@@ -2,7 +2,7 @@
 // the gateway. Every chunk is kept until the server acknowledges it; when the socket drops, the
 // page reconnects, resumes the recording (record-resume) and resends what was not acknowledged.
 
-import { api, formatBytes, formatDuration, withToken, wsUrl } from './api.js';
+import { api, formatBytes, formatDuration, whoAmI, withToken, wsUrl } from './api.js';
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -264,7 +264,7 @@ async function start() {
   if (!probe || probe.status === 401) {
     stream.getTracks().forEach((t) => t.stop());
     ui.start.disabled = false;
-    return say(probe ? 'The access token was refused.' : 'The server cannot be reached.', 'error');
+    return say(probe ? 'Sign in (or give an access token) to record.' : 'The server cannot be reached.', 'error');
   }
   session = new Session(stream, pickMime());
   window.recordingSession = session;
@@ -278,6 +278,15 @@ async function start() {
     say(ERRORS[error.code] || `Could not start: ${error.message}`, 'error');
   }
 }
+
+// Signed in, a user records as themselves: the user id is theirs, not a field to fill.
+whoAmI().then((me) => {
+  if (me.mode === 'jwt' && me.signedIn) {
+    ui.userId.value = me.subject;
+    ui.userId.disabled = true;
+    ui.userId.title = 'You record as the user you signed in as';
+  }
+});
 
 ui.start.addEventListener('click', start);
 ui.stop.addEventListener('click', () => session && session.stop());

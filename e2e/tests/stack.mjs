@@ -30,10 +30,11 @@ function freePort() {
   });
 }
 
-export async function startStack() {
+/** Starts `audio-stack` as a user does, with `extraEnv` on top of this process's environment. */
+export async function startStack(extraEnv = {}) {
   const data = await mkdtemp(join(tmpdir(), 'e2e-data-'));
   const [gatewayPort, registryPort] = [await freePort(), await freePort()];
-  const env = { ...process.env, RUST_LOG: 'warn' };
+  const env = { ...process.env, RUST_LOG: 'warn', ...extraEnv };
   delete env.KAFKA_BROKERS; // as a user starts it: the embedded bus
   const binary = join(root, 'target', 'debug', 'audio-stack');
   const child = spawn(binary, ['--gateway-port', String(gatewayPort), '--registry-port', String(registryPort), '--data-dir', data], { env, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -48,10 +49,10 @@ export async function startStack() {
     child.on('exit', (code) => fail(new Error(`audio-stack exited (${code}): ${printed}`)));
   });
   const base = `http://127.0.0.1:${gatewayPort}`;
-  // Ready when the gateway reaches an audio instance.
+  // Ready when the gateway routes to an audio instance.
   for (let i = 0; ; i++) {
-    const response = await fetch(`${base}/api/files`).catch(() => null);
-    if (response && response.ok) break;
+    const health = await fetch(`${base}/health`).then((r) => r.json()).catch(() => null);
+    if (health && (health.upstreams?.['AUDIO-SERVICE'] || []).length > 0) break;
     if (i > 200) throw new Error('the gateway never reached an audio instance');
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -122,10 +123,12 @@ export async function stored(stack, name) {
 }
 
 /** Records through the page until `ackedAtLeast` chunks are acknowledged (plus `extraMs`). */
-export async function startRecording(page, base, metaId) {
+export async function startRecording(page, base, metaId, { signedIn = false } = {}) {
   await page.goto(`${base}/websocket-test.html`);
   await page.fill('#metaId', metaId);
-  await page.fill('#userId', 'e2e');
+  // Signed in, the user id is the user's own (the page fills and locks the field).
+  if (signedIn) await page.waitForSelector('#userId[disabled]');
+  else await page.fill('#userId', 'e2e');
   await page.click('#start');
   await page.waitForFunction(() => document.getElementById('connection').textContent === 'open', null, { timeout: 15000 });
 }

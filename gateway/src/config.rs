@@ -147,6 +147,11 @@ pub struct JwtSettings {
     /// name with `GATEWAY_JWT_SECRET`. Never in production: anyone can be anyone.
     #[arg(long = "dev-signin", env = "GATEWAY_DEV_SIGNIN", default_value_t = false, action = clap::ArgAction::Set)]
     pub dev_signin: bool,
+
+    /// Refuse to start unless users' tokens are configured (a secret or a JWKS URL), so that a
+    /// deployment cannot come up open by mistake.
+    #[arg(long = "require-users", env = "GATEWAY_REQUIRE_USERS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub require_users: bool,
 }
 
 impl Settings {
@@ -161,6 +166,7 @@ impl Settings {
             audience: self.jwt.audience.clone(),
             identity_secret: self.jwt.identity_secret.clone(),
             dev_signin: self.jwt.dev_signin,
+            require_users: self.jwt.require_users,
         })
     }
 

@@ -58,6 +58,8 @@ pub struct GateSettings {
     pub audience: Option<String>,
     pub identity_secret: Option<Secret>,
     pub dev_signin: bool,
+    /// Refuse to start without users' tokens configured (the compose stack sets it).
+    pub require_users: bool,
 }
 
 /// Settings that cannot work together, found at start-up.
@@ -69,21 +71,24 @@ pub enum GateError {
     DevSignInWithoutSecret,
     #[error("GATEWAY_IDENTITY_SECRET vouches for users verified by JWT, and neither GATEWAY_JWT_SECRET nor GATEWAY_JWKS_URL is set")]
     IdentityWithoutJwt,
-    #[error("{0} is set but empty")]
-    Empty(&'static str),
+    #[error(
+        "GATEWAY_REQUIRE_USERS is set, and neither GATEWAY_JWT_SECRET nor GATEWAY_JWKS_URL is"
+    )]
+    UsersRequired,
 }
 
 impl Gate {
     pub fn new(settings: GateSettings) -> Result<Self, GateError> {
-        let present = |secret: Option<Secret>, name| match secret {
-            Some(secret) if secret.is_empty() => Err(GateError::Empty(name)),
-            other => Ok(other),
-        };
-        let shared_token = present(settings.shared_token, "GATEWAY_TOKEN")?;
-        let jwt_secret = present(settings.jwt_secret, "GATEWAY_JWT_SECRET")?;
-        let identity_secret = present(settings.identity_secret, "GATEWAY_IDENTITY_SECRET")?;
+        // A setting given as an empty value (`VAR=` in a compose file) is one not given.
+        let present = |secret: Option<Secret>| secret.filter(|s| !s.is_empty());
+        let shared_token = present(settings.shared_token);
+        let jwt_secret = present(settings.jwt_secret);
+        let identity_secret = present(settings.identity_secret);
         let jwks_url = settings.jwks_url.filter(|url| !url.trim().is_empty());
         let jwt = jwt_secret.is_some() || jwks_url.is_some();
+        if settings.require_users && !jwt {
+            return Err(GateError::UsersRequired);
+        }
         if jwt && shared_token.is_some() {
             return Err(GateError::TokenAndJwt);
         }
@@ -202,6 +207,7 @@ mod tests {
             audience: None,
             identity_secret: None,
             dev_signin: false,
+            require_users: false,
         }
     }
 
@@ -225,8 +231,16 @@ mod tests {
         assert!(dev.unwrap().contains("GATEWAY_DEV_SIGNIN"));
         let identity = refused(&|s| s.identity_secret = Some("i".into()));
         assert!(identity.unwrap().contains("GATEWAY_IDENTITY_SECRET"));
-        let empty = refused(&|s| s.jwt_secret = Some("".into()));
-        assert!(empty.unwrap().contains("empty"));
+        let required = refused(&|s| {
+            s.require_users = true;
+            s.jwt_secret = Some("".into());
+        });
+        assert!(required.unwrap().contains("GATEWAY_REQUIRE_USERS"));
+        assert!(refused(&|s| {
+            s.require_users = true;
+            s.jwks_url = Some("http://idp/certs".into());
+        })
+        .is_none());
     }
 
     #[test]
