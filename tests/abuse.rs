@@ -645,3 +645,149 @@ async fn instances_starting_together_on_one_fresh_folder_all_come_up() {
         until_healthy(*port).await;
     }
 }
+
+/// Users' tokens (JWTs), the secrets that sign them and the identities the gateway vouches for
+/// never reach a log, at debug level, whatever form they come in and whether or not they are
+/// accepted.
+#[actix_rt::test]
+async fn users_tokens_and_vouched_identities_never_reach_a_log() {
+    let jwt_secret = format!("jwt-5ecret-{}", uuid::Uuid::new_v4().simple());
+    let identity_secret = format!("id-5ecret-{}", uuid::Uuid::new_v4().simple());
+    let (registry_port, audio_port, gateway_port) = (free_port(), free_port(), free_port());
+    let logs = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let log = |name: &str| logs.path().join(format!("{name}.log"));
+    let debug = ("RUST_LOG", "debug");
+    let _registry = spawn_with(
+        "registry",
+        &["--port".into(), registry_port.to_string()],
+        &[debug],
+        Some(&log("registry")),
+    );
+    let _audio = spawn_with(
+        "audio",
+        &registered_audio_args(audio_port, data.path(), registry_port),
+        &[debug, ("AUDIO_IDENTITY_SECRET", &identity_secret)],
+        Some(&log("audio")),
+    );
+    let _gateway = spawn_with(
+        "gateway",
+        &gateway_args(gateway_port, registry_port),
+        &[
+            debug,
+            ("GATEWAY_JWT_SECRET", &jwt_secret),
+            ("GATEWAY_IDENTITY_SECRET", &identity_secret),
+        ],
+        Some(&log("gateway")),
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let sign = |claims: Value, secret: &str| {
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::default(),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()).unwrap(),
+        )
+        .unwrap()
+    };
+    let good = sign(json!({"sub": "kim", "exp": now + 600}), &jwt_secret);
+    let expired = sign(json!({"sub": "kim", "exp": now - 600}), &jwt_secret);
+    let forged = sign(json!({"sub": "kim", "exp": now + 600}), "guessed");
+    let gateway_http = format!("http://127.0.0.1:{gateway_port}");
+    let client = awc::Client::new();
+    let status_of = |request: awc::ClientRequest| async move {
+        request
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0)
+    };
+    let bearer = |token: &str| format!("Bearer {token}");
+    until(Duration::from_secs(30), "the gateway routes", || {
+        let request = client
+            .get(format!("{gateway_http}/api/files"))
+            .insert_header(("Authorization", bearer(&good)));
+        async move { status_of(request).await == 200 }
+    })
+    .await;
+    let list = format!("{gateway_http}/api/recordings");
+    let cases = [
+        (
+            client
+                .get(&list)
+                .insert_header(("Authorization", bearer(&good))),
+            200,
+        ),
+        (
+            client
+                .get(&list)
+                .insert_header(("Cookie", format!("gateway_token={good}"))),
+            200,
+        ),
+        // A query token on a plain call is refused, and not logged either.
+        (client.get(format!("{list}?access_token={good}")), 401),
+        (
+            client
+                .get(&list)
+                .insert_header(("Authorization", bearer(&expired))),
+            401,
+        ),
+        (
+            client
+                .get(&list)
+                .insert_header(("Authorization", bearer(&forged))),
+            401,
+        ),
+        (client.get(&list), 401),
+    ];
+    for (request, expected) in cases {
+        assert_eq!(status_of(request).await, expected);
+    }
+    // A recording through the gateway with the token in the query, as a browser's socket sends it.
+    let chunks: Vec<Vec<u8>> = (0..3).map(|i| chunk(i, 3000)).collect();
+    record(
+        &format!("ws://127.0.0.1:{gateway_port}/ws/record?access_token={good}"),
+        "jwt-secret-test",
+        &chunks,
+    )
+    .await;
+    actix_rt::time::sleep(Duration::from_millis(500)).await;
+    drop((_gateway, _audio, _registry));
+
+    // Every JWT starts with the base64 of `{"`: none may appear, nor either secret.
+    let secrets = [
+        good,
+        expired,
+        forged,
+        jwt_secret,
+        identity_secret,
+        "eyJ".to_owned(),
+    ];
+    for name in ["registry", "audio", "gateway"] {
+        let text = std::fs::read_to_string(log(name)).unwrap();
+        for secret in &secrets {
+            let leaked: Vec<&str> = text
+                .lines()
+                .filter(|l| l.contains(secret.as_str()))
+                .collect();
+            assert!(
+                leaked.is_empty(),
+                "{name} logged a token or secret: {leaked:?}"
+            );
+        }
+    }
+    // The logs record the requests (debug level), so their silence means something.
+    let gateway_log = std::fs::read_to_string(log("gateway")).unwrap();
+    assert!(gateway_log.contains("refused:"), "{gateway_log}");
+    assert!(
+        gateway_log.contains("websocket /ws/record"),
+        "{gateway_log}"
+    );
+    let audio_log = std::fs::read_to_string(log("audio")).unwrap();
+    assert!(
+        audio_log.contains("/api/recordings"),
+        "the audio log has the requests"
+    );
+}
