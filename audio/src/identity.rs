@@ -92,3 +92,41 @@ impl FromRequest for Caller {
             .unwrap_or(Caller::Anyone)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(subject: &str, roles: &[&str]) -> Caller {
+        Caller::User(Identity {
+            subject: subject.into(),
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+        })
+    }
+
+    #[test]
+    fn a_user_sees_their_own_an_admin_and_an_open_service_everyone_s() {
+        let alice = user("alice", &[]);
+        assert_eq!(alice.owner_filter(), Some("alice"));
+        assert!(alice.may_see(Some("alice")));
+        assert!(!alice.may_see(Some("bob")));
+        assert!(!alice.may_see(None));
+        for all in [user("root", &["admin"]), Caller::Anyone] {
+            assert_eq!(all.owner_filter(), None);
+            assert!(all.may_see(Some("bob")) && all.may_see(None));
+        }
+    }
+
+    #[test]
+    fn a_user_records_as_themselves_whatever_they_declare() {
+        assert_eq!(
+            user("alice", &[]).recording_user(Some("bob".into())),
+            Some("alice".into())
+        );
+        assert_eq!(
+            Caller::Anyone.recording_user(Some("bob".into())),
+            Some("bob".into())
+        );
+        assert_eq!(Caller::Anyone.recording_user(None), None);
+    }
+}

@@ -96,3 +96,39 @@ impl Handler<CloseStreams> for EventHub {
         self.subscribers.clear();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[actix_rt::test]
+    async fn a_user_s_stream_gets_only_their_own_recordings_events() {
+        let hub = EventHub::default().start();
+        let mut alice = hub
+            .send(Subscribe {
+                owner: Some("alice".into()),
+            })
+            .await
+            .unwrap();
+        let mut everyone = hub.send(Subscribe { owner: None }).await.unwrap();
+        for user in ["bob", "alice"] {
+            hub.send(Broadcast {
+                kind: "completed",
+                data: serde_json::json!({"userId": user}),
+            })
+            .await
+            .unwrap();
+        }
+        let frames = |receiver: &mut mpsc::Receiver<Bytes>| {
+            let mut got = Vec::new();
+            while let Ok(frame) = receiver.try_recv() {
+                got.push(String::from_utf8_lossy(&frame).into_owned());
+            }
+            got
+        };
+        let alice = frames(&mut alice);
+        assert_eq!(alice.len(), 2, "{alice:?}"); // the greeting, and her event
+        assert!(alice[1].contains(r#""userId":"alice""#), "{alice:?}");
+        assert_eq!(frames(&mut everyone).len(), 3);
+    }
+}
