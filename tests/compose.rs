@@ -67,6 +67,7 @@ fn every_service_is_built_health_checked_restarted_and_ordered() {
         "kafka-ui",
         "kafdrop",
         "registry",
+        "registry-2",
         "postgres",
         "s3",
         "s3-bucket",
@@ -106,7 +107,7 @@ fn every_service_is_built_health_checked_restarted_and_ordered() {
         assert!(service["restart"].is_string(), "{name}: no restart policy");
     }
     // Our services are built from the repository's Dockerfile; Kafka is the official image.
-    for name in ["registry", "audio-1", "audio-2", "gateway"] {
+    for name in ["registry", "registry-2", "audio-1", "audio-2", "gateway"] {
         let service = &all.iter().find(|(n, _)| n == name).unwrap().1;
         assert_eq!(service["build"]["dockerfile"], "Dockerfile", "{name}");
         assert_eq!(service["build"]["context"], "..", "{name}");
@@ -132,9 +133,24 @@ fn every_service_is_built_health_checked_restarted_and_ordered() {
     };
     assert_eq!(
         depends("audio-1"),
-        ["kafka", "postgres", "registry", "s3-bucket"]
+        ["kafka", "postgres", "registry", "registry-2", "s3-bucket"]
             .map(String::from)
             .into()
+    );
+    // The two registries are each other's peers, and the services list both.
+    let peers_of = |name: &str| {
+        environment(&all.iter().find(|(n, _)| n == name).unwrap().1)
+            .into_iter()
+            .find(|(k, _)| k == "REGISTRY_PEERS")
+            .map(|(_, v)| v)
+    };
+    assert_eq!(
+        peers_of("registry").as_deref(),
+        Some("http://registry-2:8761/eureka/")
+    );
+    assert_eq!(
+        peers_of("registry-2").as_deref(),
+        Some("http://registry:8761/eureka/")
     );
     assert_eq!(depends("s3-bucket"), ["s3"].map(String::from).into());
     let s3 = &all.iter().find(|(n, _)| n == "s3").unwrap().1;
@@ -173,7 +189,9 @@ fn every_service_is_built_health_checked_restarted_and_ordered() {
     assert!(script.contains("http://s3:8333/recordings"), "{script}");
     assert_eq!(
         depends("gateway"),
-        ["audio-1", "audio-2", "registry"].map(String::from).into()
+        ["audio-1", "audio-2", "registry", "registry-2"]
+            .map(String::from)
+            .into()
     );
     assert_eq!(depends("kafka-ui"), ["kafka"].map(String::from).into());
 }
@@ -245,7 +263,7 @@ fn two_audio_instances_each_have_a_volume_of_their_own() {
 fn every_variable_set_is_read_by_the_service_and_every_required_one_is_set() {
     let compose = load("docker-compose.yml");
     let known = |name: &str| match name {
-        "registry" => reads(registry::Settings::command()),
+        "registry" | "registry-2" => reads(registry::Settings::command()),
         "gateway" => reads(gateway::Settings::command()),
         _ => {
             let mut names = reads(audio::Settings::command());
@@ -263,7 +281,14 @@ fn every_variable_set_is_read_by_the_service_and_every_required_one_is_set() {
         }
     };
     let required: &[(&str, &[&str])] = &[
-        ("registry", &["REGISTRY_HOST", "REGISTRY_PORT"]),
+        (
+            "registry",
+            &["REGISTRY_HOST", "REGISTRY_PORT", "REGISTRY_PEERS"],
+        ),
+        (
+            "registry-2",
+            &["REGISTRY_HOST", "REGISTRY_PORT", "REGISTRY_PEERS"],
+        ),
         (
             "audio-1",
             &[

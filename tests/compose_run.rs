@@ -132,7 +132,7 @@ async fn the_compose_services_run_together_and_record_through_the_gateway() {
     let bucket = format!("s3://audio-test/compose-{}", uuid::Uuid::new_v4().simple());
     // A volume of each instance's own.
     let volumes = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
-    let (registry_port, gateway_port) = (free_port(), free_port());
+    let (registry_port, registry_2_port, gateway_port) = (free_port(), free_port(), free_port());
     let audio_ports = [free_port(), free_port()];
 
     // Host names of the compose network, and container ports, mapped to loopback.
@@ -140,13 +140,20 @@ async fn the_compose_services_run_together_and_record_through_the_gateway() {
         value
             .replace("kafka:9092", &brokers)
             .replace("registry:8761", &format!("127.0.0.1:{registry_port}"))
+            .replace("registry-2:8761", &format!("127.0.0.1:{registry_2_port}"))
             .replace("0.0.0.0", "127.0.0.1")
     };
+    // The two registries, peers of each other.
     let mut services = vec![start(&compose, "registry", &|key, value| match key {
         "REGISTRY_PORT" => Some(registry_port.to_string()),
         _ => Some(network(value)),
     })];
+    services.push(start(&compose, "registry-2", &|key, value| match key {
+        "REGISTRY_PORT" => Some(registry_2_port.to_string()),
+        _ => Some(network(value)),
+    }));
     healthy(&format!("http://127.0.0.1:{registry_port}/health")).await;
+    healthy(&format!("http://127.0.0.1:{registry_2_port}/health")).await;
     for (i, name) in ["audio-1", "audio-2"].into_iter().enumerate() {
         let port = audio_ports[i];
         let data_dir = volumes[i].path().to_owned();
@@ -194,30 +201,31 @@ async fn the_compose_services_run_together_and_record_through_the_gateway() {
     }));
     healthy(&format!("http://127.0.0.1:{gateway_port}/health")).await;
 
-    // Both audio instances are registered, and the gateway routes to them.
+    // Both audio instances are registered, on both registries (each registered with the first
+    // and replicated to the second), and the gateway routes to them.
     let client = awc::Client::new();
     let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let mut response = client
-            .get(format!(
-                "http://127.0.0.1:{registry_port}/eureka/apps/AUDIO-SERVICE"
-            ))
-            .insert_header(("Accept", "application/json"))
-            .send()
-            .await
-            .unwrap();
-        let body: serde_json::Value = response.json().await.unwrap_or_default();
-        if body["application"]["instance"]
-            .as_array()
-            .is_some_and(|i| i.len() == 2)
-        {
-            break;
+    for port in [registry_port, registry_2_port] {
+        loop {
+            let mut response = client
+                .get(format!("http://127.0.0.1:{port}/eureka/apps/AUDIO-SERVICE"))
+                .insert_header(("Accept", "application/json"))
+                .send()
+                .await
+                .unwrap();
+            let body: serde_json::Value = response.json().await.unwrap_or_default();
+            if body["application"]["instance"]
+                .as_array()
+                .is_some_and(|i| i.len() == 2)
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the audio instances did not register on {port}: {body}"
+            );
+            actix_rt::time::sleep(Duration::from_millis(200)).await;
         }
-        assert!(
-            Instant::now() < deadline,
-            "the audio instances did not register: {body}"
-        );
-        actix_rt::time::sleep(Duration::from_millis(200)).await;
     }
     // Users' tokens are on: nothing without one.
     let response = client

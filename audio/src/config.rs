@@ -86,7 +86,8 @@ pub struct Settings {
     #[arg(long, env = "AUDIO_RESUME_GRACE_MS", default_value_t = 60_000)]
     pub resume_grace_ms: u64,
 
-    /// The registry to register with, e.g. `http://127.0.0.1:8761/eureka/`.
+    /// The registry to register with, e.g. `http://127.0.0.1:8761/eureka/`, or its peers,
+    /// comma-separated: one is used, the next on failure.
     #[arg(long, env = "AUDIO_REGISTRY_URL")]
     pub registry_url: Option<String>,
 

@@ -22,7 +22,8 @@ pub struct Settings {
     #[arg(long, env = "GATEWAY_PORT", default_value_t = 5000)]
     pub port: u16,
 
-    /// The registry, e.g. `http://127.0.0.1:8761/eureka/`.
+    /// The registry, e.g. `http://127.0.0.1:8761/eureka/`, or its peers, comma-separated: one is
+    /// used, the next on failure.
     #[arg(
         long,
         env = "REGISTRY_URL",
@@ -182,9 +183,15 @@ impl Settings {
         Duration::from_millis(self.request_timeout_ms)
     }
 
-    /// The registry's base URL, without `/eureka`.
+    /// The (first) registry's base URL, without `/eureka`: where `/registry/` leads.
     pub fn registry_base(&self) -> String {
-        let trimmed = self.registry_url.trim_end_matches('/');
+        let first = self
+            .registry_url
+            .split(',')
+            .next()
+            .unwrap_or_default()
+            .trim();
+        let trimmed = first.trim_end_matches('/');
         trimmed
             .strip_suffix("/eureka")
             .unwrap_or(trimmed)

@@ -53,6 +53,17 @@ pub struct Settings {
     #[arg(skip = true)]
     pub handle_signals: bool,
 
+    /// Peer registries, comma-separated (`http://host:8761/eureka/,...`): every client change
+    /// here is replicated to them, and at start the registry is fetched from the first that
+    /// answers. A list that names this registry too (one list shared by every peer) is fine.
+    #[arg(long, env = "REGISTRY_PEERS", default_value = "")]
+    pub peers: String,
+
+    /// Changes queued for a peer that cannot be reached; past this, the peer gets a full sync
+    /// once it answers again.
+    #[arg(long, env = "REGISTRY_PEER_QUEUE", default_value_t = 10_000)]
+    pub peer_queue: usize,
+
     /// With a token: whether reads need it too.
     #[arg(long, env = "REGISTRY_PROTECT_READS", default_value_t = false, action = clap::ArgAction::Set)]
     pub protect_reads: bool,

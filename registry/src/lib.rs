@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod peers;
 pub mod registry;
 pub mod routes;
 pub mod startup;

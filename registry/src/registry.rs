@@ -55,6 +55,9 @@ struct Lease {
     service_up_at: i64,
     duration: Duration,
     renewal_interval: Duration,
+    /// Whether this registry has seen the instance register or renew (not only copied from a
+    /// peer at start): self-preservation expects renewals only from these.
+    renewed_here: bool,
 }
 
 impl Lease {
@@ -142,12 +145,13 @@ impl Registry {
         self.apps.values().find_map(|instances| instances.get(id))
     }
 
-    /// Renewals expected per window if every instance renews on its interval.
+    /// Renewals expected per window if every instance seen renewing renews on its interval.
     fn expected_renewals(&self) -> f64 {
         let window = self.rules.renewal_window.as_secs_f64();
         self.apps
             .values()
             .flat_map(|instances| instances.values())
+            .filter(|lease| lease.renewed_here)
             .map(|lease| window / lease.renewal_interval.as_secs_f64().max(0.001))
             .sum()
     }
@@ -258,19 +262,33 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// `POST /eureka/apps/{app}`.
+/// `POST /eureka/apps/{app}` (from a client, or replicated by a peer): answers the instance as
+/// held now.
 #[derive(Message)]
-#[rtype(result = "Result<(), RegistryError>")]
+#[rtype(result = "Result<Box<InstanceInfo>, RegistryError>")]
 pub struct Register {
     pub app: String,
     pub instance: InstanceInfo,
 }
 
 impl Handler<Register> for Registry {
-    type Result = Result<(), RegistryError>;
+    type Result = Result<Box<InstanceInfo>, RegistryError>;
 
     fn handle(&mut self, msg: Register, _: &mut Self::Context) -> Self::Result {
-        let mut instance = validate_registration(&msg.app, msg.instance)?;
+        self.register(&msg.app, msg.instance, true)
+    }
+}
+
+impl Registry {
+    /// Adds or replaces an instance's lease; `renewed_here` is false for one only copied from a
+    /// peer at start.
+    fn register(
+        &mut self,
+        app: &str,
+        instance: InstanceInfo,
+        renewed_here: bool,
+    ) -> Result<Box<InstanceInfo>, RegistryError> {
+        let mut instance = validate_registration(app, instance)?;
         let app = instance.app.clone();
         let id = instance.instance_id.clone();
         let existing = self.apps.get(&app).and_then(|i| i.get(&id)).cloned();
@@ -307,6 +325,7 @@ impl Handler<Register> for Registry {
             last_renewal_ms: now,
             duration,
             renewal_interval,
+            renewed_here,
         };
         let report = lease.report();
         self.apps
@@ -318,14 +337,51 @@ impl Handler<Register> for Registry {
         }
         log::info!("registered {app}/{id} ({})", report.status.as_str());
         self.record_change(
-            report,
+            report.clone(),
             if existing.is_some() {
                 "MODIFIED"
             } else {
                 "ADDED"
             },
         );
-        Ok(())
+        Ok(Box::new(report))
+    }
+}
+
+/// A peer's registry, fetched at start: its instances that this registry does not hold yet (or
+/// holds older data of) are added. Answers how many.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct SyncFrom(pub Vec<InstanceInfo>);
+
+impl Handler<SyncFrom> for Registry {
+    type Result = usize;
+
+    fn handle(&mut self, msg: SyncFrom, _: &mut Self::Context) -> usize {
+        let mut loaded = 0;
+        for instance in msg.0 {
+            let theirs: i64 = instance.last_dirty_timestamp.parse().unwrap_or(0);
+            let ours = self
+                .apps
+                .get(&instance.app.to_ascii_uppercase())
+                .and_then(|i| i.get(&instance.instance_id))
+                .map(|lease| {
+                    lease
+                        .instance
+                        .last_dirty_timestamp
+                        .parse::<i64>()
+                        .unwrap_or(0)
+                });
+            if ours.is_some_and(|ours| ours >= theirs) {
+                continue;
+            }
+            let app = instance.app.clone();
+            match self.register(&app, instance, false) {
+                Ok(_) => loaded += 1,
+                Err(err) => log::warn!("a peer's instance of {app} was not taken: {err}"),
+            }
+        }
+        loaded
     }
 }
 
@@ -350,6 +406,7 @@ impl Handler<Renew> for Registry {
         }
         lease.last_renewal = Instant::now();
         lease.last_renewal_ms = now_ms();
+        lease.renewed_here = true;
         self.renewals_this_window += 1;
         Ok(())
     }
@@ -382,7 +439,7 @@ impl Handler<Cancel> for Registry {
 
 /// `PUT .../status?value=X` (set) and `DELETE .../status` (remove, with an optional new status).
 #[derive(Message)]
-#[rtype(result = "Result<(), RegistryError>")]
+#[rtype(result = "Result<Box<InstanceInfo>, RegistryError>")]
 pub struct OverrideStatus {
     pub app: String,
     pub id: String,
@@ -393,7 +450,7 @@ pub struct OverrideStatus {
 }
 
 impl Handler<OverrideStatus> for Registry {
-    type Result = Result<(), RegistryError>;
+    type Result = Result<Box<InstanceInfo>, RegistryError>;
 
     fn handle(&mut self, msg: OverrideStatus, _: &mut Self::Context) -> Self::Result {
         let lease = self.lease_mut(&msg.app, &msg.id)?;
@@ -409,14 +466,14 @@ impl Handler<OverrideStatus> for Registry {
         }
         lease.instance.last_updated_timestamp = now_ms().to_string();
         let report = lease.report();
-        self.record_change(report, "MODIFIED");
-        Ok(())
+        self.record_change(report.clone(), "MODIFIED");
+        Ok(Box::new(report))
     }
 }
 
-/// `PUT .../metadata?key=value...`.
+/// `PUT .../metadata?key=value...`: answers the instance as held now.
 #[derive(Message)]
-#[rtype(result = "Result<(), RegistryError>")]
+#[rtype(result = "Result<Box<InstanceInfo>, RegistryError>")]
 pub struct UpdateMetadata {
     pub app: String,
     pub id: String,
@@ -424,7 +481,7 @@ pub struct UpdateMetadata {
 }
 
 impl Handler<UpdateMetadata> for Registry {
-    type Result = Result<(), RegistryError>;
+    type Result = Result<Box<InstanceInfo>, RegistryError>;
 
     fn handle(&mut self, msg: UpdateMetadata, _: &mut Self::Context) -> Self::Result {
         let lease = self.lease_mut(&msg.app, &msg.id)?;
@@ -432,10 +489,13 @@ impl Handler<UpdateMetadata> for Registry {
         metadata.extend(msg.entries);
         crate::validate::validate_metadata(&metadata)?;
         lease.instance.metadata = metadata;
-        lease.instance.last_updated_timestamp = now_ms().to_string();
+        let now = now_ms().to_string();
+        lease.instance.last_updated_timestamp = now.clone();
+        // Newer data than peers hold: a replicated registration of it replaces theirs.
+        lease.instance.last_dirty_timestamp = now;
         let report = lease.report();
-        self.record_change(report, "MODIFIED");
-        Ok(())
+        self.record_change(report.clone(), "MODIFIED");
+        Ok(Box::new(report))
     }
 }
 

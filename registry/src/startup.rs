@@ -6,12 +6,14 @@ use actix_web::{middleware, web, App, HttpServer};
 
 use crate::auth::TokenPolicy;
 use crate::config::Settings;
+use crate::peers::{peer_urls, sync_from_peers, Peers};
 use crate::registry::Registry;
 use crate::routes;
 
 pub struct AppState {
     pub registry: Addr<Registry>,
     pub tokens: TokenPolicy,
+    pub peers: Peers,
 }
 
 /// The registry server, bound (port 0 allowed) and ready to run.
@@ -25,15 +27,35 @@ impl Application {
     /// Must be called inside an actix system.
     pub async fn build(settings: Settings) -> std::io::Result<Self> {
         let registry = Registry::new(settings.lease_rules()).start();
+        let token = settings.token.clone().filter(|t| !t.is_empty());
+        let own = format!("{}:{}", settings.host, settings.port);
+        let peer_list = peer_urls(&settings.peers, &own);
+        // Before serving, and before binding (a peer that connects to a port bound but not yet
+        // served would wait for its timeout): a registry that restarts knows every instance
+        // its peers know.
+        if !peer_list.is_empty()
+            && sync_from_peers(&peer_list, token.as_deref(), &registry)
+                .await
+                .is_none()
+        {
+            log::warn!("no peer answered: starting with an empty registry");
+        }
+        let listener = TcpListener::bind((settings.host.as_str(), settings.port))?;
+        let address = listener.local_addr()?;
+        let peers = Peers::start(
+            &peer_list,
+            token.clone(),
+            registry.clone(),
+            settings.peer_queue,
+        );
         let state = web::Data::new(AppState {
             registry: registry.clone(),
             tokens: TokenPolicy {
-                token: settings.token.clone().filter(|t| !t.is_empty()),
+                token,
                 protect_reads: settings.protect_reads,
             },
+            peers,
         });
-        let listener = TcpListener::bind((settings.host.as_str(), settings.port))?;
-        let address = listener.local_addr()?;
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(
@@ -54,7 +76,14 @@ impl Application {
             server = server.disable_signals();
         }
         let server = server.run();
-        log::info!("registry listening on http://{address}");
+        log::info!(
+            "registry listening on http://{address}{}",
+            if peer_list.is_empty() {
+                String::new()
+            } else {
+                format!(", peers {}", peer_list.join(", "))
+            }
+        );
         Ok(Self {
             address,
             server,

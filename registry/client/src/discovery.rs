@@ -109,10 +109,20 @@ impl Discovery {
                         act.refresh(ctx);
                     }
                 }
-                Err(err) => log::warn!(
-                    "registry {} unreachable ({err}); serving the last copy",
-                    act.endpoint.base()
-                ),
+                Err(err) => {
+                    let failed = act.endpoint.base().to_owned();
+                    if act.endpoint.fail_over() {
+                        // Another peer's deltas are not this one's: the next fetch is whole.
+                        log::warn!(
+                            "registry {failed} unreachable ({err}); asking {}",
+                            act.endpoint.base()
+                        );
+                        act.have_full_copy = false;
+                        act.fetch_soon(ctx);
+                    } else {
+                        log::warn!("registry {failed} unreachable ({err}); serving the last copy");
+                    }
+                }
             }
             act.tell_subscribers();
             for waiter in done {

@@ -18,33 +18,68 @@ pub use discovery::{
 };
 pub use registration::{Deregister, InstanceSpec, Registration};
 
-/// Where the registry is, e.g. `http://127.0.0.1:8761` (a trailing `/eureka/` is accepted),
-/// and the token to present if it has one.
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// Where the registry is: one URL, e.g. `http://127.0.0.1:8761` (a trailing `/eureka/` is
+/// accepted), or several peers, comma-separated, and the token to present if it has one. Calls
+/// go to the current one; [`RegistryEndpoint::fail_over`] moves to the next (clones share which
+/// one is current, so registration and discovery move together).
 #[derive(Debug, Clone)]
 pub struct RegistryEndpoint {
-    base: String,
+    bases: Arc<[String]>,
+    current: Arc<AtomicUsize>,
     token: Option<String>,
 }
 
 impl RegistryEndpoint {
-    pub fn new(url: &str, token: Option<String>) -> Self {
-        let trimmed = url.trim_end_matches('/');
-        let base = trimmed
-            .strip_suffix("/eureka")
-            .unwrap_or(trimmed)
-            .to_owned();
+    pub fn new(urls: &str, token: Option<String>) -> Self {
+        let mut bases: Vec<String> = urls
+            .split(',')
+            .map(str::trim)
+            .filter(|url| !url.is_empty())
+            .map(|url| {
+                let trimmed = url.trim_end_matches('/');
+                trimmed
+                    .strip_suffix("/eureka")
+                    .unwrap_or(trimmed)
+                    .to_owned()
+            })
+            .collect();
+        if bases.is_empty() {
+            bases.push(String::new());
+        }
         Self {
-            base,
+            bases: bases.into(),
+            current: Arc::new(AtomicUsize::new(0)),
             token: token.filter(|t| !t.is_empty()),
         }
     }
 
+    /// `path` (e.g. `/apps`) at the current registry.
     pub fn url(&self, path: &str) -> String {
-        format!("{}/eureka{path}", self.base)
+        format!("{}/eureka{path}", self.base())
     }
 
+    /// The current registry's base URL.
     pub fn base(&self) -> &str {
-        &self.base
+        &self.bases[self.current.load(Ordering::Relaxed) % self.bases.len()]
+    }
+
+    /// Every registry this endpoint knows, in the order given.
+    pub fn bases(&self) -> &[String] {
+        &self.bases
+    }
+
+    /// Moves to the next registry; answers whether there is another one to move to.
+    pub fn fail_over(&self) -> bool {
+        if self.bases.len() < 2 {
+            return false;
+        }
+        let next = (self.current.load(Ordering::Relaxed) + 1) % self.bases.len();
+        self.current.store(next, Ordering::Relaxed);
+        log::info!("registry: moving to {}", self.bases[next]);
+        true
     }
 
     fn prepare(&self, request: awc::ClientRequest) -> awc::ClientRequest {
@@ -55,5 +90,24 @@ impl RegistryEndpoint {
             Some(token) => request.bearer_auth(token),
             None => request,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn several_registries_are_tried_in_turn() {
+        let one = RegistryEndpoint::new("http://a:8761/eureka/", None);
+        assert_eq!(one.url("/apps"), "http://a:8761/eureka/apps");
+        assert!(!one.fail_over());
+        let peers = RegistryEndpoint::new("http://a:8761/eureka/, http://b:8761 ,", None);
+        let clone = peers.clone();
+        assert_eq!(peers.bases().len(), 2);
+        assert!(peers.fail_over());
+        assert_eq!(clone.url("/apps"), "http://b:8761/eureka/apps");
+        assert!(peers.fail_over());
+        assert_eq!(clone.base(), "http://a:8761");
     }
 }

@@ -148,13 +148,23 @@ impl Registration {
                 }
                 outcome => {
                     act.failures += 1;
-                    let backoff = Duration::from_millis(250 * 2u64.pow(act.failures.min(7)))
-                        .min(act.spec.renewal_interval.max(Duration::from_secs(1)));
-                    log::warn!(
-                        "registry at {} unreachable for {app}/{id} ({outcome:?}); retrying in {backoff:?}",
-                        act.endpoint.base()
-                    );
-                    backoff
+                    let failed = act.endpoint.base().to_owned();
+                    // With peers, the next one is tried at once (it knows the instance from
+                    // replication, or answers 404 and it registers again); alone, back off.
+                    if act.endpoint.fail_over() {
+                        log::warn!(
+                            "registry at {failed} unreachable for {app}/{id} ({outcome:?}); trying {}",
+                            act.endpoint.base()
+                        );
+                        Duration::from_millis(100)
+                    } else {
+                        let backoff = Duration::from_millis(250 * 2u64.pow(act.failures.min(7)))
+                            .min(act.spec.renewal_interval.max(Duration::from_secs(1)));
+                        log::warn!(
+                            "registry at {failed} unreachable for {app}/{id} ({outcome:?}); retrying in {backoff:?}"
+                        );
+                        backoff
+                    }
                 }
             };
             ctx.run_later(next, |act, ctx| act.tick(ctx));
@@ -180,19 +190,37 @@ impl Handler<Deregister> for Registration {
 
     fn handle(&mut self, _: Deregister, _: &mut Self::Context) -> Self::Result {
         self.stopped = true;
-        let url = self.endpoint.url(&format!(
-            "/apps/{}/{}",
-            self.spec.app, self.spec.instance_id
-        ));
-        let request = self.endpoint.prepare(self.client.delete(url)).send();
-        Box::pin(request.into_actor(self).map(|result, act, _| match result {
-            Ok(response) if response.status().is_success() || response.status().as_u16() == 404 => {
+        let path = format!("/apps/{}/{}", self.spec.app, self.spec.instance_id);
+        // The current registry first, then its peers: one that answers is enough (it
+        // replicates the cancel to the others).
+        let endpoint = self.endpoint.clone();
+        let client = self.client.clone();
+        let attempts = endpoint.bases().len();
+        let cancel = async move {
+            let mut last = String::new();
+            for _ in 0..attempts {
+                let request = endpoint.prepare(client.delete(endpoint.url(&path)));
+                match request.send().await {
+                    Ok(response)
+                        if response.status().is_success() || response.status().as_u16() == 404 =>
+                    {
+                        return Ok(());
+                    }
+                    Ok(response) => last = format!("registry answered {}", response.status()),
+                    Err(err) => last = err.to_string(),
+                }
+                if !endpoint.fail_over() {
+                    break;
+                }
+            }
+            Err(last)
+        };
+        Box::pin(cancel.into_actor(self).map(|result, act, _| {
+            if result.is_ok() {
                 log::info!("deregistered {}/{}", act.spec.app, act.spec.instance_id);
                 act.registered = false;
-                Ok(())
             }
-            Ok(response) => Err(format!("registry answered {}", response.status())),
-            Err(err) => Err(err.to_string()),
+            result
         }))
     }
 }

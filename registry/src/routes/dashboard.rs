@@ -48,6 +48,32 @@ pub async fn dashboard(
     if rows.is_empty() {
         rows = "<tr><td colspan=\"6\">No instances registered.</td></tr>".into();
     }
+    let mut peers = String::new();
+    let peer_status = state.peers.status().await;
+    for peer in &peer_status {
+        let (class, word) = match peer.reachable {
+            Some(true) => ("up", "reachable"),
+            Some(false) => ("down", "unreachable"),
+            None => ("", "not tried yet"),
+        };
+        let _ = write!(
+            peers,
+            "<tr><td>{}</td><td class=\"{class}\">{word}</td><td>{}</td><td>{:.1} s</td><td>{}</td><td>{}</td></tr>",
+            escape(&peer.url),
+            peer.backlog,
+            peer.lag_seconds,
+            peer.last_success_seconds_ago
+                .map_or("never".to_owned(), |s| format!("{s:.1} s ago")),
+            peer.last_error.as_deref().map(escape).unwrap_or_default(),
+        );
+    }
+    let peers = if peer_status.is_empty() {
+        "<h2>Peers</h2><p>None: this registry runs alone (REGISTRY_PEERS).</p>".to_owned()
+    } else {
+        format!(
+            "<h2>Peers</h2><table><thead><tr><th>Peer</th><th>Replication</th><th>Backlog</th><th>Lag</th><th>Last delivered</th><th>Last error</th></tr></thead><tbody>{peers}</tbody></table>"
+        )
+    };
     let html = format!(
         r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="5">
@@ -67,6 +93,7 @@ th,td{{text-align:left;padding:.4rem .6rem;border-bottom:1px solid #ddd}} th{{ba
 <h2>Instances currently registered</h2>
 <table><thead><tr><th>Application</th><th>Instance</th><th>Status</th><th>Address</th><th>Last heartbeat</th><th>Up for</th></tr></thead>
 <tbody>{rows}</tbody></table>
+{peers}
 <p>JSON: <a href="eureka/apps">eureka/apps</a> · <a href="health">health</a></p>
 </body></html>"#,
         apps = status.applications,

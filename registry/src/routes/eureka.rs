@@ -5,6 +5,7 @@ use serde::Deserialize;
 
 use crate::error::ApiError;
 use crate::model::{ApplicationEnvelope, ApplicationsEnvelope, InstanceEnvelope};
+use crate::peers::{ReplicationInstance, REPLICATION_HEADER};
 use crate::registry::{Cancel, Lookup, OverrideStatus, Query, Register, Renew, UpdateMetadata};
 use crate::startup::AppState;
 use crate::validate::{parse_status, valid_app_name, valid_instance_id};
@@ -24,11 +25,34 @@ pub fn scope() -> Scope {
         .route("/apps/{app}/{id}/metadata", web::put().to(metadata))
         .route("/instances/{id}", web::get().to(instance_by_id))
         .route("/vips/{vip}", web::get().to(vip))
+        // Eureka's own peers post to `peerreplication/batch/`, with the slash.
+        .service(batch_resource("/peerreplication/batch"))
+        .service(batch_resource("/peerreplication/batch/"))
+}
+
+fn batch_resource(path: &str) -> actix_web::Resource {
+    web::resource(path)
+        // A batch of a full sync holds up to 250 instances.
+        .app_data(
+            web::JsonConfig::default()
+                .limit(16 << 20)
+                .content_type_required(false)
+                .error_handler(|err, _| ApiError::BadBody(err.to_string()).into()),
+        )
+        .route(web::post().to(super::replication::batch))
+}
+
+/// Whether a call is a peer's replication (applied, never replicated again).
+fn replicated(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(REPLICATION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
 }
 
 type Data = web::Data<AppState>;
 
-async fn ask<M>(state: &AppState, msg: M) -> Result<M::Result, ApiError>
+pub(super) async fn ask<M>(state: &AppState, msg: M) -> Result<M::Result, ApiError>
 where
     M: actix::Message + Send + 'static,
     M::Result: Send,
@@ -54,7 +78,7 @@ async fn register(
     body: web::Json<InstanceEnvelope>,
 ) -> Result<HttpResponse, ApiError> {
     state.tokens.check_write(&req)?;
-    ask(
+    let held = ask(
         &state,
         Register {
             app: app.into_inner(),
@@ -62,6 +86,9 @@ async fn register(
         },
     )
     .await??;
+    if !replicated(&req) {
+        state.peers.replicate(ReplicationInstance::register(*held));
+    }
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -69,6 +96,7 @@ async fn register(
 #[serde(rename_all = "camelCase")]
 struct RenewParams {
     last_dirty_timestamp: Option<i64>,
+    status: Option<String>,
 }
 
 async fn renew(
@@ -82,12 +110,21 @@ async fn renew(
     ask(
         &state,
         Renew {
-            app,
-            id,
+            app: app.clone(),
+            id: id.clone(),
             last_dirty_timestamp: params.last_dirty_timestamp,
         },
     )
     .await??;
+    if !replicated(&req) {
+        let params = params.into_inner();
+        state.peers.replicate(ReplicationInstance::heartbeat(
+            &app,
+            &id,
+            params.status,
+            params.last_dirty_timestamp,
+        ));
+    }
     Ok(HttpResponse::Ok().finish())
 }
 
@@ -98,7 +135,19 @@ async fn cancel(
 ) -> Result<HttpResponse, ApiError> {
     state.tokens.check_write(&req)?;
     let (app, id) = path_ids(&path)?;
-    ask(&state, Cancel { app, id }).await??;
+    ask(
+        &state,
+        Cancel {
+            app: app.clone(),
+            id: id.clone(),
+        },
+    )
+    .await??;
+    if !replicated(&req) {
+        state
+            .peers
+            .replicate(ReplicationInstance::cancel(&app, &id));
+    }
     Ok(HttpResponse::Ok().finish())
 }
 
@@ -119,13 +168,20 @@ async fn set_status(
     ask(
         &state,
         OverrideStatus {
-            app,
-            id,
+            app: app.clone(),
+            id: id.clone(),
             value: Some(status),
             fallback: None,
         },
     )
     .await??;
+    if !replicated(&req) {
+        state.peers.replicate(ReplicationInstance::status_update(
+            &app,
+            &id,
+            status.as_str(),
+        ));
+    }
     Ok(HttpResponse::Ok().finish())
 }
 
@@ -141,13 +197,22 @@ async fn remove_status(
     ask(
         &state,
         OverrideStatus {
-            app,
-            id,
+            app: app.clone(),
+            id: id.clone(),
             value: None,
             fallback,
         },
     )
     .await??;
+    if !replicated(&req) {
+        state
+            .peers
+            .replicate(ReplicationInstance::delete_status_override(
+                &app,
+                &id,
+                fallback.map(|s| s.as_str()),
+            ));
+    }
     Ok(HttpResponse::Ok().finish())
 }
 
@@ -159,7 +224,7 @@ async fn metadata(
 ) -> Result<HttpResponse, ApiError> {
     state.tokens.check_write(&req)?;
     let (app, id) = path_ids(&path)?;
-    ask(
+    let held = ask(
         &state,
         UpdateMetadata {
             app,
@@ -168,6 +233,10 @@ async fn metadata(
         },
     )
     .await??;
+    // Eureka has no replication action for metadata: the instance is registered again with it.
+    if !replicated(&req) {
+        state.peers.replicate(ReplicationInstance::register(*held));
+    }
     Ok(HttpResponse::Ok().finish())
 }
 

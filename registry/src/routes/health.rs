@@ -12,5 +12,7 @@ pub async fn health(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
         .send(GetStatus)
         .await
         .map_err(|_| ApiError::Unavailable)?;
-    Ok(HttpResponse::Ok().json(json!({"status": "UP", "service": "REGISTRY", "registry": status})))
+    let peers = state.peers.status().await;
+    Ok(HttpResponse::Ok()
+        .json(json!({"status": "UP", "service": "REGISTRY", "registry": status, "peers": peers})))
 }

@@ -4,6 +4,14 @@ use crate::error::ApiError;
 use crate::registry::GetStatus;
 use crate::startup::AppState;
 
+/// A per-peer series: name, type, help, and its value for one peer.
+type Series = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&crate::peers::PeerStatus) -> f64,
+);
+
 /// `GET /metrics`: the registry actor's figures as Prometheus text.
 pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let status = state
@@ -25,6 +33,66 @@ pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
         u8::from(status.self_preservation_active),
         status.evicted_total,
     );
+    let mut body = body;
+    let peers = state.peers.status().await;
+    if !peers.is_empty() {
+        let series: [Series; 6] = [
+            (
+                "registry_replication_sent_total",
+                "counter",
+                "Changes delivered to the peer.",
+                |p| p.sent_total as f64,
+            ),
+            (
+                "registry_replication_failed_batches_total",
+                "counter",
+                "Batches the peer did not take (retried).",
+                |p| p.failed_batches_total as f64,
+            ),
+            (
+                "registry_replication_dropped_total",
+                "counter",
+                "Changes dropped from a full queue (a full sync follows).",
+                |p| p.dropped_total as f64,
+            ),
+            (
+                "registry_replication_full_syncs_total",
+                "counter",
+                "Full syncs sent to the peer.",
+                |p| p.full_syncs_total as f64,
+            ),
+            (
+                "registry_replication_backlog",
+                "gauge",
+                "Changes queued for the peer.",
+                |p| p.backlog as f64,
+            ),
+            (
+                "registry_replication_lag_seconds",
+                "gauge",
+                "Age of the oldest change not yet delivered.",
+                |p| p.lag_seconds,
+            ),
+        ];
+        for (name, kind, help, value) in series {
+            body.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+            for peer in &peers {
+                body.push_str(&format!(
+                    "{name}{{peer=\"{}\"}} {}\n",
+                    peer.url,
+                    value(peer)
+                ));
+            }
+        }
+        body.push_str("# HELP registry_peer_reachable 1 when the last batch reached the peer.\n# TYPE registry_peer_reachable gauge\n");
+        for peer in &peers {
+            body.push_str(&format!(
+                "registry_peer_reachable{{peer=\"{}\"}} {}\n",
+                peer.url,
+                u8::from(peer.reachable == Some(true))
+            ));
+        }
+    }
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(body))

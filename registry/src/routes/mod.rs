@@ -2,6 +2,7 @@ mod dashboard;
 mod eureka;
 mod health;
 mod metrics;
+mod replication;
 
 use actix_web::{web, HttpResponse};
 use serde_json::json;

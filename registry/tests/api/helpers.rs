@@ -53,6 +53,25 @@ impl TestRegistry {
         response.unwrap().status().as_u16()
     }
 
+    /// As `send`, with one more header.
+    pub async fn send_with_header(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        header: (&str, &str),
+    ) -> u16 {
+        let request = awc::Client::new()
+            .request(method.parse().unwrap(), self.url(path))
+            .insert_header(("Accept", "application/json"))
+            .insert_header(header);
+        let response = match body {
+            Some(body) => request.send_json(&body).await,
+            None => request.send().await,
+        };
+        response.unwrap().status().as_u16()
+    }
+
     pub async fn register(&self, app: &str, id: &str, port: u16) -> u16 {
         self.send(
             "POST",

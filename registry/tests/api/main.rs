@@ -5,3 +5,4 @@ mod client;
 mod eureka_api;
 mod helpers;
 mod leases;
+mod peers;
