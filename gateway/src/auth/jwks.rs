@@ -33,6 +33,8 @@ pub struct Key {
 pub struct Jwks {
     url: String,
     max_age: Duration,
+    /// TLS for an `https://` URL: the system's roots, loaded once.
+    tls: Option<Arc<rustls::ClientConfig>>,
     keys: RwLock<Keys>,
     /// One fetch at a time; the others wait for its result.
     fetching: tokio::sync::Mutex<()>,
@@ -49,9 +51,11 @@ struct Keys {
 
 impl Jwks {
     pub fn new(url: String, max_age: Duration) -> Self {
+        let tls = url.starts_with("https://").then(tls_config);
         Self {
             url,
             max_age,
+            tls,
             keys: RwLock::new(Keys::default()),
             fetching: tokio::sync::Mutex::new(()),
         }
@@ -115,7 +119,14 @@ impl Jwks {
     }
 
     async fn fetch(&self) -> Result<HashMap<String, Arc<Key>>, String> {
-        let client = awc::Client::builder().timeout(FETCH_TIMEOUT).finish();
+        let mut connector = awc::Connector::new();
+        if let Some(tls) = &self.tls {
+            connector = connector.rustls_0_23(tls.clone());
+        }
+        let client = awc::Client::builder()
+            .connector(connector)
+            .timeout(FETCH_TIMEOUT)
+            .finish();
         let mut response = client
             .get(&self.url)
             .insert_header(("accept", "application/json"))
@@ -132,6 +143,25 @@ impl Jwks {
             .map_err(|err| err.to_string())?;
         parse_set(&body)
     }
+}
+
+/// A TLS client configuration with the system's root certificates (an empty set, and so every
+/// HTTPS fetch failing clearly, when the system has none).
+fn tls_config() -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    let found = rustls_native_certs::load_native_certs();
+    for err in &found.errors {
+        log::warn!("jwks: reading the system's root certificates: {err}");
+    }
+    let (added, _) = roots.add_parsable_certificates(found.certs);
+    log::debug!("jwks: {added} root certificates");
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("aws-lc-rs supports the default protocol versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Arc::new(config)
 }
 
 /// The usable keys of a JWKS document, by `kid` (a key without one is filed under "").
