@@ -37,7 +37,7 @@ async function signIn(browser, user, { admin = false } = {}) {
   if (admin) await page.check('#admin');
   await page.click('#dev button[type="submit"]');
   await page.waitForURL(/\/file-list\.html/);
-  await page.waitForSelector(`#who:has-text("Signed in as ${user}")`);
+  await page.waitForSelector(`#who:has-text("Signed in as ${user}${admin ? ' (admin)' : ''}")`);
   return page;
 }
 
@@ -53,8 +53,17 @@ async function record(browser, metaId) {
 
 /** The ids of the rows a list page shows, once `expected` of them are there. */
 async function rows(page, expected) {
-  await page.waitForFunction((n) => document.querySelectorAll('#rows tr[data-id]').length === n, expected, { timeout: 30000 });
-  return page.$$eval('#rows tr[data-id]', (trs) => trs.map((tr) => ({ id: tr.dataset.id, user: tr.querySelector('td[data-label="User"]').textContent })));
+  const shown = () => page.$$eval('#rows tr[data-id]', (trs) => trs.map((tr) => ({ id: tr.dataset.id, user: tr.querySelector('td[data-label="User"]').textContent })));
+  try {
+    await page.waitForFunction((n) => document.querySelectorAll('#rows tr[data-id]').length === n, expected, { timeout: 30000 });
+  } catch (error) {
+    // Say what the page showed instead.
+    await page.screenshot({ path: join(artifacts, 'users-failed.png'), fullPage: true });
+    const who = await page.textContent('#who').catch(() => null);
+    const message = await page.textContent('#message').catch(() => null);
+    throw new Error(`expected ${expected} rows; the page (${who}; message ${message}) shows ${JSON.stringify(await shown())}`);
+  }
+  return shown();
 }
 
 test('two signed-in users each see only their own recordings; an admin sees both', async () => {
