@@ -98,7 +98,7 @@ pub struct Settings {
 
     /// Token for a registry that requires one.
     #[arg(long, env = "AUDIO_REGISTRY_TOKEN", hide_env_values = true)]
-    pub registry_token: Option<String>,
+    pub registry_token: Option<stack_common::secret::Secret>,
 
     /// Secret shared with the gateway (its `GATEWAY_IDENTITY_SECRET`). With it, every request
     /// but `/health`, `/metrics` and the OpenAPI document needs an identity the gateway vouched

@@ -272,7 +272,13 @@ impl Application {
                 spec.metadata.extend(local_socket::advertise(socket.path()));
             }
             Registration::new(
-                RegistryEndpoint::new(url, settings.registry_token.clone()),
+                RegistryEndpoint::new(
+                    url,
+                    settings
+                        .registry_token
+                        .as_ref()
+                        .map(|t| t.expose().to_owned()),
+                ),
                 spec,
             )
             .start()

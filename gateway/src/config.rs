@@ -33,7 +33,7 @@ pub struct Settings {
 
     /// Token for a registry that requires one.
     #[arg(long, env = "GATEWAY_REGISTRY_TOKEN", hide_env_values = true)]
-    pub registry_token: Option<String>,
+    pub registry_token: Option<Secret>,
 
     /// Heartbeat interval of the gateway's own registration, in seconds (the lease is three).
     #[arg(long, env = "GATEWAY_REGISTRY_RENEWAL_SECS", default_value_t = 30)]

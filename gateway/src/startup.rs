@@ -73,8 +73,13 @@ impl Application {
                 .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidInput, err))?,
         );
         log::info!("gateway access: {}", gate.describe());
-        let endpoint =
-            RegistryEndpoint::new(&settings.registry_url, settings.registry_token.clone());
+        let endpoint = RegistryEndpoint::new(
+            &settings.registry_url,
+            settings
+                .registry_token
+                .as_ref()
+                .map(|t| t.expose().to_owned()),
+        );
         let refresh = Duration::from_millis(settings.discovery_refresh_ms.max(10));
         let discovery = Discovery::new(endpoint.clone(), refresh).start();
         let mut services: Vec<String> = routes.services().collect();

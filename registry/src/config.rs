@@ -46,7 +46,7 @@ pub struct Settings {
 
     /// Shared secret: when set, writes need it (Bearer, Basic password or X-Registry-Token).
     #[arg(long, env = "REGISTRY_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
+    pub token: Option<stack_common::secret::Secret>,
 
     /// Whether the server stops itself on Ctrl-C/SIGTERM; a process that embeds the registry
     /// beside other services turns this off and stops it last.

@@ -27,7 +27,11 @@ impl Application {
     /// Must be called inside an actix system.
     pub async fn build(settings: Settings) -> std::io::Result<Self> {
         let registry = Registry::new(settings.lease_rules()).start();
-        let token = settings.token.clone().filter(|t| !t.is_empty());
+        let token = settings
+            .token
+            .as_ref()
+            .map(|t| t.expose().to_owned())
+            .filter(|t| !t.is_empty());
         let own = format!("{}:{}", settings.host, settings.port);
         let peer_list = peer_urls(&settings.peers, &own);
         // Before serving, and before binding (a peer that connects to a port bound but not yet
