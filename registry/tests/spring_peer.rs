@@ -18,12 +18,21 @@ impl Drop for Java {
     }
 }
 
+/// A port for a registry that others must know before it starts: picked below the kernel's
+/// ephemeral range (32768 and up), so that the port-0 sockets other tests open meanwhile cannot
+/// take it between the pick and the bind (a registry with peers binds only after its
+/// start-up sync).
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let seed = std::process::id() % 6000;
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = 20_000 + ((seed + u32::from(n) * 7) % 12_000) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 async fn get(url: &str) -> (u16, Value) {
