@@ -27,7 +27,7 @@ function row(recording) {
   tr.append(
     name,
     cell(recording.userId || '—', 'User'),
-    cell(new Date(recording.createdAt).toLocaleString(), 'Created', 'num'),
+    cell(new Date(recording.createdAt).toLocaleString(), 'Created', 'date'),
     cell(formatDuration(recording.durationMs), 'Duration', 'num'),
     cell(formatBytes(recording.size), 'Size', 'num'),
   );
