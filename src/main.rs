@@ -65,8 +65,8 @@ async fn main() -> std::io::Result<()> {
         settings.registry_url = Some(registry_url.clone());
         // One process, one open-files limit: each session also holds the gateway's
         // descriptors, and the instances share what is left.
-        settings.descriptors_per_session = (audio::open_files::PER_SESSION
-            + gateway::proxy::budget::PER_RELAY)
+        settings.descriptors_per_session = (audio::DESCRIPTORS_PER_SESSION
+            + gateway::DESCRIPTORS_PER_RELAY)
             * u64::try_from(args.audio_instances.max(1)).unwrap_or(u64::MAX);
         // Everything runs on this host, so the gateway relays to each instance over a Unix
         // socket (cheaper than loopback TCP); one named by the registry's port cannot be another

@@ -469,7 +469,7 @@ fn the_open_files_limits_hold_every_session_the_instances_allow() {
             .into_iter()
             .find(|(k, _)| k == "AUDIO_MAX_SESSIONS")
             .map_or(default_max, |(_, v)| v.parse().unwrap());
-        let needed = max * audio::open_files::PER_SESSION + audio::open_files::RESERVED;
+        let needed = max * audio::DESCRIPTORS_PER_SESSION + stack_common::open_files::RESERVED;
         assert!(
             nofile(&service) >= needed,
             "{name}: {max} sessions need {needed}"

@@ -25,20 +25,9 @@ use crate::open_files;
 use crate::postprocess::{PostProcessor, Process};
 use crate::routes;
 use crate::session::{HttpSessions, SessionConfig};
+use crate::state::AppState;
 use crate::storage::{Blobs, Storage};
 use crate::supervisor::{Drain, EndAll, GetStats, RecordingSupervisor, SupervisorLinks};
-
-/// What every request handler can reach.
-pub struct AppState {
-    pub storage: Storage,
-    pub supervisor: Addr<RecordingSupervisor>,
-    pub session: Arc<SessionConfig>,
-    /// Recordings driven over HTTP by the original gateway, by its `sessionId`.
-    pub http_sessions: HttpSessions,
-    pub outbox: Outbox,
-    pub publisher: Recipient<Publish>,
-    pub hub: Addr<EventHub>,
-}
 
 pub struct Application {
     address: SocketAddr,

@@ -768,9 +768,7 @@ async fn f_a_consumer_killed_before_it_finished_processing_processes_the_event_a
         .stored(meta["fileName"].as_str().unwrap())
         .await
         .unwrap();
-    let expected = audio::postprocess::webm::remux(&fixture_chunks().concat())
-        .unwrap()
-        .bytes;
+    let expected = audio::remux(&fixture_chunks().concat()).unwrap().bytes;
     assert_eq!(file, expected, "the file is intact and processed");
     second.kill().unwrap();
     second.wait().unwrap();
@@ -833,7 +831,7 @@ async fn g_a_consumer_killed_mid_processing_processes_the_event_again_after_rest
     // The event was not committed: a new process of the same group processes it again.
     let (mut second, address) = audio_process(&storage, &brokers, &group);
     let meta = wait_ready(&address, &id, Duration::from_secs(120)).await;
-    let expected = audio::postprocess::webm::remux(&recorded).unwrap().bytes;
+    let expected = audio::remux(&recorded).unwrap().bytes;
     let file = storage.stored(&name).await.unwrap();
     assert!(file == expected, "the file is the remuxed recording");
     assert_eq!(meta["size"].as_u64(), Some(expected.len() as u64));

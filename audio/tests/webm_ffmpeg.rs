@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use audio::postprocess::webm::remux;
+use audio::remux;
 
 fn fixture() -> Vec<u8> {
     let dir =

@@ -2,7 +2,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use registry::model::InstanceEnvelope;
-use registry::validate::validate_registration;
+use registry::validate_registration;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(envelope) = serde_json::from_slice::<InstanceEnvelope>(data) {

@@ -1,7 +1,7 @@
 //! Any bytes as an uploaded recording: remuxing never panics, and what it produces remuxes to
 //! itself (the post-processor's idempotence) with the same blocks.
 #![no_main]
-use audio::postprocess::webm::remux;
+use audio::remux;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

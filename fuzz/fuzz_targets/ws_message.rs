@@ -2,7 +2,7 @@
 //! chunk decodes the same twice in a row (the second time into the thread's reused buffer).
 #![no_main]
 use audio::domain::{with_decoded_chunk, MetaId, RecordingMime, UserId};
-use audio::protocol::ClientMessage;
+use audio::ClientMessage;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -186,7 +186,7 @@ fn main() -> std::io::Result<()> {
         // What users' tokens cost a request, on one core: the gateway verifies the token and
         // vouches for its user, the audio service checks the vouch.
         let gate = gateway::Settings {
-            jwt: gateway::config::JwtSettings {
+            jwt: gateway::JwtSettings {
                 secret: Some(JWT_SECRET.into()),
                 identity_secret: Some(IDENTITY_SECRET.into()),
                 ..gateway::Settings::defaults().jwt

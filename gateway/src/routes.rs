@@ -8,7 +8,7 @@ use crate::balancer::GetStatus;
 use crate::error::GatewayError;
 use crate::metrics::Render;
 use crate::proxy;
-use crate::startup::GatewayState;
+use crate::state::GatewayState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let only_get = || {

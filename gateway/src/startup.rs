@@ -6,14 +6,11 @@
 //! request still goes through the same actix-web `App`.
 
 use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
 use std::rc::Rc;
-use std::sync::Arc;
 use std::time::Duration;
 
 use actix::{Actor, Addr};
 use actix_http::HttpService;
-use actix_server::GracefulShutdownSignal;
 use actix_service::{fn_factory, fn_service, map_config, IntoServiceFactory, ServiceFactory};
 use actix_web::body::MessageBody;
 use actix_web::dev::{
@@ -22,7 +19,6 @@ use actix_web::dev::{
 use actix_web::{web, App};
 use registry_client::{Deregister, Discovery, InstanceSpec, Registration, RegistryEndpoint};
 
-use crate::auth::Gate;
 use crate::balancer::Balancer;
 use crate::client::{upstream_client, LocalSockets};
 use crate::config::Settings;
@@ -32,23 +28,7 @@ use crate::proxy::headers::ReachedAddress;
 use crate::proxy::upgrade;
 use crate::route::{RouteError, RouteTable};
 use crate::routes;
-
-pub struct GatewayState {
-    pub routes: RouteTable,
-    pub balancer: Addr<Balancer>,
-    pub discovery: Addr<Discovery>,
-    pub metrics: Addr<Metrics>,
-    /// Who may pass, and as whom (`auth`).
-    pub gate: web::Data<Gate>,
-    pub web_dir: Option<PathBuf>,
-    /// The address the gateway listens on: the `X-Forwarded-Host` of a request that names no host.
-    pub own_address: String,
-    /// Places for relayed WebSockets under the open-files limit.
-    pub relays: Arc<RelayBudget>,
-    /// Notified when the server starts a graceful stop: relayed event streams end then, as
-    /// they would otherwise hold the stop until its timeout (a browser reconnects elsewhere).
-    pub stopping: GracefulShutdownSignal,
-}
+use crate::state::GatewayState;
 
 pub struct Application {
     address: SocketAddr,

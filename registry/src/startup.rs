@@ -9,12 +9,7 @@ use crate::config::Settings;
 use crate::peers::{peer_urls, sync_from_peers, Peers};
 use crate::registry::Registry;
 use crate::routes;
-
-pub struct AppState {
-    pub registry: Addr<Registry>,
-    pub tokens: TokenPolicy,
-    pub peers: Peers,
-}
+use crate::state::AppState;
 
 /// The registry server, bound (port 0 allowed) and ready to run.
 pub struct Application {

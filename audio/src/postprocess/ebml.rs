@@ -32,9 +32,6 @@ pub mod id {
     pub const CUE_CLUSTER_POSITION: u32 = 0xF1;
     pub const VOID: u32 = 0xEC;
     pub const CRC32: u32 = 0xBF;
-    pub const TAGS: u32 = 0x1254_C367;
-    pub const CHAPTERS: u32 = 0x1043_A770;
-    pub const ATTACHMENTS: u32 = 0x1941_A469;
     /// Children a Cluster may hold; anything else ends an unknown-size Cluster.
     pub const CLUSTER_CHILDREN: [u32; 9] = [
         TIMECODE,

@@ -8,7 +8,7 @@ use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use crate::domain::{FileName, RecordingMime};
 use crate::error::ApiError;
 use crate::identity::Caller;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::storage::{BlobMeta, Blobs};
 
 /// `GET /api/download/{fileName}`: the stored file as an attachment. A user who is not an

@@ -3,7 +3,7 @@ use actix_web::{web, HttpResponse};
 use crate::error::ApiError;
 use crate::events::Subscribe;
 use crate::identity::Caller;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// `GET /api/events`: Server-Sent Events of recording lifecycle changes (`started`,
 /// `completed`, `processed`, `deleted`), each with its event as JSON data; a user's own

@@ -2,7 +2,7 @@ use actix_web::{web, HttpResponse};
 
 use crate::error::ApiError;
 use crate::identity::Caller;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// `GET /api/files`: the original's JSON array of stored file names (newest first), the
 /// caller's own unless they are an admin.

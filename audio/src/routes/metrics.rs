@@ -1,7 +1,7 @@
 use actix_web::{web, HttpResponse};
 
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::supervisor::GetStats;
 
 /// `GET /metrics`: the supervisor's figures as Prometheus text.

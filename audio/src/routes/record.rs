@@ -13,7 +13,7 @@ use crate::error::ApiError;
 use crate::identity::Caller;
 use crate::protocol::{ErrorCode, MetaData};
 use crate::session::{HttpChunk, HttpEnd, HttpStart, Refusal, StartRefused};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// `POST /record/start`: `{action, metaId, metaData: {userId}, sessionId, connectionId}`.
 #[derive(Debug, Deserialize)]

@@ -8,7 +8,7 @@ use crate::domain::{FileName, RecordingId};
 use crate::error::ApiError;
 use crate::events::deleted_event;
 use crate::identity::Caller;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::storage::{self, Processing, RecordingMeta, RecordingQuery, RecordingState};
 
 /// A recording as the API shows it (the resume token's digest stays on disk).

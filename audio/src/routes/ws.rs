@@ -4,7 +4,7 @@ use actix_web_actors::ws::WsResponseBuilder;
 use crate::error::ApiError;
 use crate::identity::Caller;
 use crate::session::RecordingSession;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::supervisor::{Admit, Leave};
 
 /// `GET /ws/record` (and `/ws/audio`, the original page's path): upgrades to the recording

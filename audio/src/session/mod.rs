@@ -4,7 +4,7 @@
 //! - a WebSocket (`/ws/record`, or `/ws/audio` as the original's page calls it): one
 //!   [`RecordingSession`] actor per socket;
 //! - the original gateway's HTTP calls (`POST /record/start|idle|end`, each carrying the
-//!   gateway's `sessionId`): one [`HttpSession`] actor per `sessionId`, found in [`HttpSessions`].
+//!   gateway's `sessionId`): one `HttpSession` actor per `sessionId`, found in [`HttpSessions`].
 //!
 //! Layout
 //! - `socket.rs`: the WebSocket actor.
@@ -19,7 +19,7 @@ mod socket;
 
 use std::time::Duration;
 
-pub use http::{HttpChunk, HttpEnd, HttpSession, HttpSessions, HttpStart, Progress, StartRefused};
+pub use http::{HttpChunk, HttpEnd, HttpSessions, HttpStart, StartRefused};
 pub use recorder::{not_started, Refusal};
 pub use socket::RecordingSession;
 

@@ -18,7 +18,7 @@ pub struct TestApp {
     /// Its index and recordings' store (the embedded defaults, or PostgreSQL and S3).
     pub storage: TestStorage,
     handle: ServerHandle,
-    shutdown: audio::startup::ShutdownHandle,
+    shutdown: audio::ShutdownHandle,
     finished: std::sync::Mutex<Option<actix_rt::task::JoinHandle<std::io::Result<()>>>>,
 }
 
@@ -193,9 +193,7 @@ pub fn second_chunks() -> Vec<Vec<u8>> {
 
 /// The fixture as post-processing leaves it (remuxing is deterministic).
 pub fn remuxed(chunks: &[Vec<u8>]) -> Vec<u8> {
-    audio::postprocess::webm::remux(&chunks.concat())
-        .expect("remuxes")
-        .bytes
+    audio::remux(&chunks.concat()).expect("remuxes").bytes
 }
 
 pub const FIXTURE_SHA256: &str = "0feabda20a56fc7a669d30e0cf165aa0b0635730a6b745edd25a8fa7aba4d2e7";

@@ -18,7 +18,7 @@ const FIRST_CHUNKS: usize = 64;
 async fn older_bytes_of_a_live_recording_leave_the_page_cache_and_none_are_lost() {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     assert!(
-        audio::cache_trim::trims_pages(dir.path()).unwrap(),
+        audio::trims_pages(dir.path()).unwrap(),
         "{} is on tmpfs, where the page cache is the storage: this test needs a disk",
         dir.path().display()
     );

@@ -15,7 +15,7 @@ use crate::balancer::Attempt;
 use crate::error::GatewayError;
 use crate::metrics::RequestDone;
 use crate::route::Route;
-use crate::startup::GatewayState;
+use crate::state::GatewayState;
 
 pub async fn forward(
     req: HttpRequest,

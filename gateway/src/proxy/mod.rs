@@ -19,7 +19,7 @@ use registry_client::FetchNow;
 use crate::balancer::{Attempt, Outcome, Pick, Upstream};
 use crate::error::GatewayError;
 use crate::route::{Route, Target};
-use crate::startup::GatewayState;
+use crate::state::GatewayState;
 
 /// The upstream for one attempt: a discovered instance or the route's fixed URL.
 pub(crate) async fn choose(

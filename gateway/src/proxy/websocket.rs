@@ -16,7 +16,7 @@ use super::{choose, report, upstream_url, MAX_ATTEMPTS};
 use crate::balancer::Attempt;
 use crate::error::GatewayError;
 use crate::route::{Route, Target};
-use crate::startup::GatewayState;
+use crate::state::GatewayState;
 
 pub async fn forward(
     req: HttpRequest,

@@ -205,9 +205,7 @@ pub fn fixture_chunks() -> Vec<Vec<u8>> {
 
 /// The fixture as post-processing leaves it (remuxing is deterministic).
 pub fn remuxed_fixture() -> Vec<u8> {
-    audio::postprocess::webm::remux(&fixture_chunks().concat())
-        .unwrap()
-        .bytes
+    audio::remux(&fixture_chunks().concat()).unwrap().bytes
 }
 
 /// Waits (10 s at most) until a recording is post-processed, asking through `base`.

@@ -6,7 +6,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::error::ApiError;
 use crate::registry::GetStatus;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub async fn dashboard(
     req: HttpRequest,

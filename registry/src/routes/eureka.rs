@@ -7,7 +7,7 @@ use crate::error::ApiError;
 use crate::model::{ApplicationEnvelope, ApplicationsEnvelope, InstanceEnvelope};
 use crate::peers::{ReplicationInstance, REPLICATION_HEADER};
 use crate::registry::{Cancel, Lookup, OverrideStatus, Query, Register, Renew, UpdateMetadata};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::validate::{parse_status, valid_app_name, valid_instance_id};
 
 pub fn scope() -> Scope {

@@ -3,7 +3,7 @@ use serde_json::json;
 
 use crate::error::ApiError;
 use crate::registry::GetStatus;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// `GET /health`: up, with the registry's figures and whether self-preservation holds evictions.
 pub async fn health(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {

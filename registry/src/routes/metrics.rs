@@ -2,7 +2,7 @@ use actix_web::{web, HttpResponse};
 
 use crate::error::ApiError;
 use crate::registry::GetStatus;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// A per-peer series: name, type, help, and its value for one peer.
 type Series = (

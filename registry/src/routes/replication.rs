@@ -11,7 +11,7 @@ use crate::peers::protocol::{
     ReplicationListResponse,
 };
 use crate::registry::{Cancel, OverrideStatus, Register, RegistryError, Renew};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::validate::parse_status;
 
 pub async fn batch(
