@@ -33,16 +33,16 @@ async fn main() -> std::io::Result<()> {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let args = Args::parse();
 
-    let mut registry_settings = registry::Settings::defaults();
+    let mut registry_settings = registry::Settings::from_env();
     registry_settings.port = args.registry_port;
     registry_settings.handle_signals = false;
     let registry = registry::Application::build(registry_settings).await?;
     let registry_url = format!("http://{}/eureka/", registry.address());
 
-    let mut gateway_settings = gateway::Settings::defaults();
+    let mut gateway_settings = gateway::Settings::from_env();
     gateway_settings.port = args.gateway_port;
     gateway_settings.registry_url = registry_url.clone();
-    gateway_settings.discovery_refresh_ms = 1_000;
+    gateway_settings.discovery_refresh = std::time::Duration::from_secs(1);
     gateway_settings.handle_signals = false;
     // With users' tokens on (GATEWAY_JWT_SECRET or GATEWAY_JWKS_URL), the gateway vouches for
     // each user to the audio instances; in one process they can share a secret made up now.
@@ -58,14 +58,14 @@ async fn main() -> std::io::Result<()> {
 
     let mut audio = Vec::new();
     for n in 1..=args.audio_instances.max(1) {
-        let mut settings = audio::Settings::for_data_dir(&args.data_dir);
+        let mut settings = audio::Settings::from_env_for_data_dir(&args.data_dir);
         settings.identity_secret = gateway_settings.jwt.identity_secret.clone();
         settings.port = 0;
         settings.handle_signals = false;
-        settings.registry_url = Some(registry_url.clone());
+        settings.registry.url = Some(registry_url.clone());
         // One process, one open-files limit: each session also holds the gateway's
         // descriptors, and the instances share what is left.
-        settings.descriptors_per_session = (audio::DESCRIPTORS_PER_SESSION
+        settings.limits.descriptors_per_session = (audio::DESCRIPTORS_PER_SESSION
             + gateway::DESCRIPTORS_PER_RELAY)
             * u64::try_from(args.audio_instances.max(1)).unwrap_or(u64::MAX);
         // Everything runs on this host, so the gateway relays to each instance over a Unix
@@ -94,6 +94,7 @@ async fn main() -> std::io::Result<()> {
     println!("  record audio     {site}/websocket-test.html");
     println!("  recordings       {site}/file-list.html");
     println!("  registry         {site}/registry/");
+    println!("  API (Swagger UI) {site}/swagger-ui/");
     for app in &audio {
         println!("  audio instance   http://{}/health", app.address());
     }

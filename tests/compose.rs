@@ -459,7 +459,7 @@ fn the_open_files_limits_hold_every_session_the_instances_allow() {
         assert_eq!(Some(soft), limit["hard"].as_u64(), "soft and hard alike");
         soft
     };
-    let default_max = audio::Settings::for_data_dir("data").max_sessions as u64;
+    let default_max = audio::Settings::for_data_dir("data").limits.max_sessions as u64;
     let mut sessions = 0;
     for (name, service) in services(&compose) {
         if !name.starts_with("audio-") {

@@ -8,26 +8,12 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 mod common;
+#[path = "../registry/tests/support/ports.rs"]
+mod ports;
 use common::{
     audio_args, connect, free_port, get_json, next_json, spawn, until, until_healthy, until_routed,
     Proc,
 };
-
-/// A port for a registry that others must know before it starts: picked below the kernel's
-/// ephemeral range (32768 and up), so that the port-0 sockets others open meanwhile cannot take
-/// it between the pick and the bind (a registry with peers binds only after its start-up sync).
-fn registry_port() -> u16 {
-    use std::sync::atomic::{AtomicU16, Ordering};
-    static NEXT: AtomicU16 = AtomicU16::new(0);
-    let seed = std::process::id() % 6000;
-    loop {
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let port = 20_000 + ((seed + u32::from(n) * 7) % 12_000) as u16;
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
 
 fn registry_peer(port: u16, list: &str) -> Proc {
     spawn(
@@ -95,7 +81,11 @@ async fn record(gateway: u16, meta_id: &str) -> Value {
 
 #[actix_rt::test]
 async fn a_killed_registry_is_not_missed_and_syncs_from_a_peer_when_it_restarts() {
-    let registries = [registry_port(), registry_port(), registry_port()];
+    let registries = [
+        ports::below_ephemeral_range(),
+        ports::below_ephemeral_range(),
+        ports::below_ephemeral_range(),
+    ];
     let list = registries
         .iter()
         .map(|p| format!("http://127.0.0.1:{p}/eureka/"))

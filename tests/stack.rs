@@ -51,6 +51,10 @@ async fn the_root_command_serves_both_pages_and_records_through_the_gateway() {
         printed.contains(&format!("{site}/file-list.html")),
         "{printed}"
     );
+    assert!(
+        printed.contains(&format!("{site}/swagger-ui/")),
+        "{printed}"
+    );
 
     let client = awc::Client::new();
     // One process, one open-files limit: the two instances share it, at five descriptors a
@@ -78,6 +82,14 @@ async fn the_root_command_serves_both_pages_and_records_through_the_gateway() {
         let html = response.body().await.unwrap();
         assert!(String::from_utf8_lossy(&html).contains("<main>"), "{page}");
     }
+    let mut response = client
+        .get(format!("{site}/swagger-ui/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let html = response.body().await.unwrap();
+    assert!(String::from_utf8_lossy(&html).contains("swagger-ui"));
 
     // The audio instances register; then a recording goes through the gateway.
     let mut socket = None;

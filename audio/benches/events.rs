@@ -43,12 +43,12 @@ fn main() -> std::io::Result<()> {
         let data = tempfile::tempdir()?;
         let mut settings = audio::Settings::for_data_dir(data.path());
         settings.port = 0;
-        settings.kafka_brokers = Some(brokers.clone());
-        settings.kafka_group = format!("audio-service-bench-{}", uuid::Uuid::new_v4().simple());
-        settings.database_url = std::env::var("AUDIO_DATABASE_URL").ok();
-        settings.recordings_url = std::env::var("AUDIO_RECORDINGS_URL").ok();
-        let storage = match &settings.recordings_url {
-            Some(url) => format!("index {}, recordings {url}", if settings.database_url.is_some() { "PostgreSQL" } else { "SQLite" }),
+        settings.events.kafka_brokers = Some(brokers.clone());
+        settings.events.kafka_group = format!("audio-service-bench-{}", uuid::Uuid::new_v4().simple());
+        settings.storage.database_url = std::env::var("AUDIO_DATABASE_URL").ok();
+        settings.storage.recordings_url = std::env::var("AUDIO_RECORDINGS_URL").ok();
+        let storage = match &settings.storage.recordings_url {
+            Some(url) => format!("index {}, recordings {url}", if settings.storage.database_url.is_some() { "PostgreSQL" } else { "SQLite" }),
             None => "embedded defaults (SQLite, data folder)".to_owned(),
         };
         let app = audio::Application::build(settings).await?;

@@ -1,10 +1,13 @@
 //! Typed configuration: every setting is a `--flag` with an `AUDIO_*` environment variable of the
-//! same meaning.
+//! same meaning, in groups by concern (`#[command(flatten)]`: the flags stay flat). Durations
+//! take `30s`, `1500ms`, `2m` (`stack_common::settings`).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Args, Parser};
+use stack_common::secret::Secret;
+use stack_common::settings::{millis, seconds};
 
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -20,6 +23,50 @@ pub struct Settings {
     #[arg(long, env = "AUDIO_PORT", default_value_t = 0)]
     pub port: u16,
 
+    /// Also serve on this Unix socket (an absolute path) and advertise it in the registry: a
+    /// gateway on the same host then relays over it instead of loopback TCP, which costs both
+    /// sides less CPU per chunk. The gateway must be able to open the path (same host, a shared
+    /// folder between containers).
+    #[arg(long, env = "AUDIO_UNIX_SOCKET")]
+    pub unix_socket: Option<PathBuf>,
+
+    /// HTTP worker threads; 0 means one per core.
+    #[arg(long, env = "AUDIO_WORKERS", default_value_t = 0)]
+    pub workers: usize,
+
+    /// Secret shared with the gateway (its `GATEWAY_IDENTITY_SECRET`). With it, every request
+    /// but `/health`, `/metrics` and the OpenAPI document needs an identity the gateway vouched
+    /// for, and each user sees only their own recordings (docs/security.md).
+    #[arg(long, env = "AUDIO_IDENTITY_SECRET", hide_env_values = true)]
+    pub identity_secret: Option<Secret>,
+
+    /// Whether the server stops itself (and the actix System) on Ctrl-C/SIGTERM; a process that
+    /// embeds several services turns this off and orders their shutdown itself.
+    #[arg(skip = true)]
+    pub handle_signals: bool,
+
+    #[command(flatten)]
+    pub storage: StorageSettings,
+
+    #[command(flatten)]
+    pub limits: Limits,
+
+    #[command(flatten)]
+    pub timeouts: Timeouts,
+
+    #[command(flatten)]
+    pub registry: RegistrySettings,
+
+    #[command(flatten)]
+    pub events: EventSettings,
+
+    #[command(flatten)]
+    pub processing: ProcessingSettings,
+}
+
+/// Where recordings and their records are kept.
+#[derive(Debug, Clone, Args)]
+pub struct StorageSettings {
     /// Folder that holds recordings, their metadata and in-progress files.
     #[arg(long, env = "AUDIO_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
@@ -38,11 +85,15 @@ pub struct Settings {
     pub recordings_url: Option<String>,
 
     /// With `AUDIO_RECORDINGS_URL`: how often a recording in progress is made durable in the
-    /// store (one segment per flush), in milliseconds. A host lost mid-recording loses at most
-    /// this much, which its client resends; its lease runs out after three times this.
-    #[arg(long, env = "AUDIO_SEGMENT_INTERVAL_MS", default_value_t = 5_000)]
-    pub segment_interval_ms: u64,
+    /// store (one segment per flush). A host lost mid-recording loses at most this much, which
+    /// its client resends; its lease runs out after three times this.
+    #[arg(long = "segment-interval", visible_alias = "segment-interval-ms", env = "AUDIO_SEGMENT_INTERVAL_MS", default_value = "5s", value_parser = millis)]
+    pub segment_interval: Duration,
+}
 
+/// How much one client, and all of them, may take.
+#[derive(Debug, Clone, Args)]
+pub struct Limits {
     /// Largest WebSocket frame accepted, in bytes (a larger one closes the socket with 1009).
     #[arg(long, env = "AUDIO_MAX_FRAME_BYTES", default_value_t = 1024 * 1024)]
     pub max_frame_bytes: usize,
@@ -60,36 +111,48 @@ pub struct Settings {
     /// the gateway's two and divides among its instances.
     #[arg(skip = crate::open_files::PER_SESSION)]
     pub descriptors_per_session: u64,
+}
 
-    /// A socket silent (no frame, no pong) for this long is dropped, in milliseconds.
-    #[arg(long, env = "AUDIO_HEARTBEAT_TIMEOUT_MS", default_value_t = 30_000)]
-    pub heartbeat_timeout_ms: u64,
+/// How long clients and recordings are waited for.
+#[derive(Debug, Clone, Args)]
+pub struct Timeouts {
+    /// A socket silent (no frame, no pong) for this long is dropped.
+    #[arg(long = "heartbeat-timeout", visible_alias = "heartbeat-timeout-ms", env = "AUDIO_HEARTBEAT_TIMEOUT_MS", default_value = "30s", value_parser = millis)]
+    pub heartbeat: Duration,
 
     /// A socket that holds no recording this long (never started one, or finished it) is
-    /// closed with 1008, so idle connections cannot hold session places; in milliseconds.
-    #[arg(long, env = "AUDIO_START_TIMEOUT_MS", default_value_t = 30_000)]
-    pub start_timeout_ms: u64,
+    /// closed with 1008, so idle connections cannot hold session places.
+    #[arg(long = "start-timeout", visible_alias = "start-timeout-ms", env = "AUDIO_START_TIMEOUT_MS", default_value = "30s", value_parser = millis)]
+    pub start: Duration,
 
     /// How long `record-end` waits for a late chunk from a client that does not number its
-    /// chunks (the original's page sends its last chunk after `record-end`), in milliseconds;
-    /// clients that send `seq` or binary frames are finished at once. 0 never waits.
-    #[arg(long, env = "AUDIO_END_GRACE_MS", default_value_t = 1_500)]
-    pub end_grace_ms: u64,
+    /// chunks (the original's page sends its last chunk after `record-end`); clients that send
+    /// `seq` or binary frames are finished at once. 0 never waits.
+    #[arg(long = "end-grace", visible_alias = "end-grace-ms", env = "AUDIO_END_GRACE_MS", default_value = "1500ms", value_parser = millis)]
+    pub end_grace: Duration,
 
     /// A recording driven over HTTP (`POST /record/*`, the original gateway's calls) whose
     /// caller is silent this long is let go, and the stale-session sweep ends it after the
-    /// resume grace, every accepted byte kept; in milliseconds.
-    #[arg(long, env = "AUDIO_HTTP_IDLE_TIMEOUT_MS", default_value_t = 120_000)]
-    pub http_idle_timeout_ms: u64,
+    /// resume grace, every accepted byte kept.
+    #[arg(long = "http-idle-timeout", visible_alias = "http-idle-timeout-ms", env = "AUDIO_HTTP_IDLE_TIMEOUT_MS", default_value = "2m", value_parser = millis)]
+    pub http_idle: Duration,
 
-    /// How long a dropped recording stays resumable before it ends `interrupted`, in milliseconds.
-    #[arg(long, env = "AUDIO_RESUME_GRACE_MS", default_value_t = 60_000)]
-    pub resume_grace_ms: u64,
+    /// How long a dropped recording stays resumable before it ends `interrupted`.
+    #[arg(long = "resume-grace", visible_alias = "resume-grace-ms", env = "AUDIO_RESUME_GRACE_MS", default_value = "60s", value_parser = millis)]
+    pub resume_grace: Duration,
 
+    /// At shutdown, how long live recordings may go on before they are ended `interrupted`.
+    #[arg(long = "shutdown-grace", visible_alias = "shutdown-grace-ms", env = "AUDIO_SHUTDOWN_GRACE_MS", default_value = "10s", value_parser = millis)]
+    pub shutdown_grace: Duration,
+}
+
+/// Taking part in the registry.
+#[derive(Debug, Clone, Args)]
+pub struct RegistrySettings {
     /// The registry to register with, e.g. `http://127.0.0.1:8761/eureka/`, or its peers,
     /// comma-separated: one is used, the next on failure.
-    #[arg(long, env = "AUDIO_REGISTRY_URL")]
-    pub registry_url: Option<String>,
+    #[arg(long = "registry-url", env = "AUDIO_REGISTRY_URL")]
+    pub url: Option<String>,
 
     /// The app name to register under (Eureka upper-cases it). `AUDIO-SERVER` puts this service
     /// where the original's Spring gateway looks for its audio server (`lb://audio-server`).
@@ -97,31 +160,26 @@ pub struct Settings {
     pub app_name: String,
 
     /// Token for a registry that requires one.
-    #[arg(long, env = "AUDIO_REGISTRY_TOKEN", hide_env_values = true)]
-    pub registry_token: Option<stack_common::secret::Secret>,
-
-    /// Secret shared with the gateway (its `GATEWAY_IDENTITY_SECRET`). With it, every request
-    /// but `/health`, `/metrics` and the OpenAPI document needs an identity the gateway vouched
-    /// for, and each user sees only their own recordings (docs/security.md).
-    #[arg(long, env = "AUDIO_IDENTITY_SECRET", hide_env_values = true)]
-    pub identity_secret: Option<stack_common::secret::Secret>,
+    #[arg(
+        long = "registry-token",
+        env = "AUDIO_REGISTRY_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<Secret>,
 
     /// Host name or address others reach this instance at (default: the bound host, or
     /// 127.0.0.1 when bound to every interface).
     #[arg(long, env = "AUDIO_ADVERTISE_HOST")]
     pub advertise_host: Option<String>,
 
-    /// Also serve on this Unix socket (an absolute path) and advertise it in the registry: a
-    /// gateway on the same host then relays over it instead of loopback TCP, which costs both
-    /// sides less CPU per chunk. The gateway must be able to open the path (same host, a shared
-    /// folder between containers).
-    #[arg(long, env = "AUDIO_UNIX_SOCKET")]
-    pub unix_socket: Option<PathBuf>,
+    /// Heartbeat interval towards the registry (the lease lasts three of them).
+    #[arg(long = "registry-renewal", visible_alias = "registry-renewal-secs", env = "AUDIO_REGISTRY_RENEWAL_SECS", default_value = "30s", value_parser = seconds)]
+    pub renewal: Duration,
+}
 
-    /// Heartbeat interval towards the registry, in seconds (the lease lasts three of them).
-    #[arg(long, env = "AUDIO_REGISTRY_RENEWAL_SECS", default_value_t = 30)]
-    pub registry_renewal_secs: u64,
-
+/// Kafka, or the embedded bus, and the handlers' retries.
+#[derive(Debug, Clone, Args)]
+pub struct EventSettings {
     /// Kafka's bootstrap servers; without them events travel on the embedded bus.
     #[arg(long, env = "KAFKA_BROKERS")]
     pub kafka_brokers: Option<String>,
@@ -138,56 +196,63 @@ pub struct Settings {
     #[arg(long, env = "AUDIO_KAFKA_REPLICATION", default_value_t = 1)]
     pub kafka_replication: i32,
 
+    /// Tries of a failing event handler before the event goes to the dead-letter topic.
+    #[arg(
+        long = "event-attempts",
+        env = "AUDIO_EVENT_ATTEMPTS",
+        default_value_t = 5
+    )]
+    pub attempts: u32,
+
+    /// First pause between tries (doubling, at most 5 s).
+    #[arg(long = "event-backoff", visible_alias = "event-backoff-ms", env = "AUDIO_EVENT_BACKOFF_MS", default_value = "200ms", value_parser = millis)]
+    pub backoff: Duration,
+}
+
+/// Post-processing, and what the host's page cache keeps.
+#[derive(Debug, Clone, Args)]
+pub struct ProcessingSettings {
     /// Post-processing threads.
-    #[arg(long, env = "AUDIO_PROCESSING_WORKERS", default_value_t = 1)]
-    pub processing_workers: usize,
+    #[arg(
+        id = "processing_workers",
+        long = "processing-workers",
+        env = "AUDIO_PROCESSING_WORKERS",
+        default_value_t = 1
+    )]
+    pub workers: usize,
 
     /// Post-processing threads run only on CPU time that live recordings leave idle (Linux
     /// `SCHED_IDLE`); `false` runs them at normal priority.
-    #[arg(long, env = "AUDIO_PROCESSING_BACKGROUND", default_value_t = true, action = clap::ArgAction::Set)]
-    pub processing_background: bool,
+    #[arg(long = "processing-background", env = "AUDIO_PROCESSING_BACKGROUND", default_value_t = true, action = clap::ArgAction::Set)]
+    pub background: bool,
 
     /// Bytes of a recording in progress are dropped from the page cache (once written to disk)
     /// when they are this old, so that the cache recycles its memory instead of growing by
-    /// everything recorded; in milliseconds, 0 keeps them cached. Off on tmpfs, where the
-    /// cache is the storage.
-    #[arg(long, env = "AUDIO_CACHE_TRIM_AFTER_MS", default_value_t = 20_000)]
-    pub cache_trim_after_ms: u64,
-
-    /// Tries of a failing event handler before the event goes to the dead-letter topic.
-    #[arg(long, env = "AUDIO_EVENT_ATTEMPTS", default_value_t = 5)]
-    pub event_attempts: u32,
-
-    /// First pause between tries, in milliseconds (doubling, at most 5 s).
-    #[arg(long, env = "AUDIO_EVENT_BACKOFF_MS", default_value_t = 200)]
-    pub event_backoff_ms: u64,
-
-    /// At shutdown, how long live recordings may go on before they are ended `interrupted`,
-    /// in milliseconds.
-    #[arg(long, env = "AUDIO_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
-    pub shutdown_grace_ms: u64,
-
-    /// Whether the server stops itself (and the actix System) on Ctrl-C/SIGTERM; a process that
-    /// embeds several services turns this off and orders their shutdown itself.
-    #[arg(skip = true)]
-    pub handle_signals: bool,
-
-    /// HTTP worker threads; 0 means one per core.
-    #[arg(long, env = "AUDIO_WORKERS", default_value_t = 0)]
-    pub workers: usize,
+    /// everything recorded; 0 keeps them cached. Off on tmpfs, where the cache is the storage.
+    #[arg(long = "cache-trim-after", visible_alias = "cache-trim-after-ms", env = "AUDIO_CACHE_TRIM_AFTER_MS", default_value = "20s", value_parser = millis)]
+    pub cache_trim_after: Duration,
 }
 
 impl Settings {
-    /// Defaults for a given data folder, as tests and the one-process stack use them.
+    /// The declared defaults for a given data folder, whatever the environment holds: what
+    /// tests build on.
     pub fn for_data_dir(data_dir: impl Into<PathBuf>) -> Self {
-        let mut settings = Settings::parse_from(["audio"]);
-        settings.data_dir = data_dir.into();
+        let mut settings: Self = stack_common::settings::declared_defaults();
+        settings.storage.data_dir = data_dir.into();
+        settings
+    }
+
+    /// The environment's `AUDIO_*` settings for a given data folder: what the one-process
+    /// stack starts its instances with.
+    pub fn from_env_for_data_dir(data_dir: impl Into<PathBuf>) -> Self {
+        let mut settings: Self = stack_common::settings::from_environment();
+        settings.storage.data_dir = data_dir.into();
         settings
     }
 
     /// The address registered for this instance.
     pub fn advertised_host(&self) -> String {
-        match &self.advertise_host {
+        match &self.registry.advertise_host {
             Some(host) => host.clone(),
             None if self.host == "0.0.0.0" || self.host == "::" => "127.0.0.1".into(),
             None => self.host.clone(),
@@ -196,33 +261,48 @@ impl Settings {
 
     pub fn bus_config(&self) -> kafka_core::BusConfig {
         kafka_core::BusConfig {
-            brokers: self.kafka_brokers.clone().filter(|b| !b.trim().is_empty()),
-            partitions: self.kafka_partitions.max(1),
-            replication: self.kafka_replication.max(1),
+            brokers: self
+                .events
+                .kafka_brokers
+                .clone()
+                .filter(|b| !b.trim().is_empty()),
+            partitions: self.events.kafka_partitions.max(1),
+            replication: self.events.kafka_replication.max(1),
             retry: kafka_core::RetryPolicy {
-                attempts: self.event_attempts.max(1),
-                backoff: Duration::from_millis(self.event_backoff_ms),
+                attempts: self.events.attempts.max(1),
+                backoff: self.events.backoff,
                 max_backoff: Duration::from_secs(5),
             },
             redrive_every: Duration::from_secs(5),
         }
     }
 
-    pub fn heartbeat_timeout(&self) -> Duration {
-        Duration::from_millis(self.heartbeat_timeout_ms)
-    }
-
-    pub fn resume_grace(&self) -> Duration {
-        Duration::from_millis(self.resume_grace_ms)
-    }
-
     /// How often the socket is pinged: a third of the timeout, so two lost pings are tolerated.
     pub fn ping_interval(&self) -> Duration {
-        (self.heartbeat_timeout() / 3).max(Duration::from_millis(50))
+        (self.timeouts.heartbeat / 3).max(Duration::from_millis(50))
     }
 
     /// How often the supervisor looks for abandoned recordings.
     pub fn sweep_interval(&self) -> Duration {
-        (self.resume_grace() / 4).clamp(Duration::from_millis(50), Duration::from_secs(5))
+        (self.timeouts.resume_grace / 4).clamp(Duration::from_millis(50), Duration::from_secs(5))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_flags_are_well_formed_and_durations_take_units() {
+        Settings::command().debug_assert();
+        let settings =
+            Settings::try_parse_from(["audio", "--end-grace", "2s", "--resume-grace-ms", "1500"])
+                .unwrap();
+        assert_eq!(settings.timeouts.end_grace, Duration::from_secs(2));
+        assert_eq!(settings.timeouts.resume_grace, Duration::from_millis(1500));
+        let wrong = Settings::try_parse_from(["audio", "--end-grace", "soon"]).unwrap_err();
+        assert!(wrong.to_string().contains("30s, 1500ms or 2m"), "{wrong}");
     }
 }

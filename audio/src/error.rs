@@ -3,11 +3,20 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::domain::{FileNameError, RecordingIdError};
 use crate::protocol::ErrorCode;
 use crate::session::Refusal;
+
+/// Every error's body: a stable code for programs and a message for people.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    pub error: &'static str,
+    pub message: String,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -100,10 +109,10 @@ impl ResponseError for ApiError {
             // The detail goes to the log, not to the client (it may name server paths).
             log::error!("storage failure: {err}");
         }
-        HttpResponse::build(self.status_code()).json(json!({
-            "error": self.code(),
-            "message": self.to_string(),
-        }))
+        HttpResponse::build(self.status_code()).json(ErrorBody {
+            error: self.code(),
+            message: self.to_string(),
+        })
     }
 }
 

@@ -10,9 +10,12 @@ use serde::{Deserialize, Serialize};
 use crate::domain::RecordingId;
 
 /// `metaData` of `record-start`; other fields the client sends are ignored.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MetaData {
+    /// At most 128 characters, no control characters. Ignored for a signed-in user, who
+    /// records as themselves.
+    #[schema(max_length = 128, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub user_id: Option<String>,
 }
 

@@ -2,6 +2,7 @@
 //! a free port, which tests use) and starts the supervisor; `run_until_stopped` serves.
 
 use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
 use std::sync::Arc;
 
 use actix::{Actor, Addr, Recipient, SyncArbiter};
@@ -96,20 +97,7 @@ impl Application {
             }
             None => (None, None),
         };
-        let storage = {
-            let root = settings.data_dir.clone();
-            let (database, recordings) = (
-                settings.database_url.clone(),
-                settings.recordings_url.clone(),
-            );
-            let interval = std::time::Duration::from_millis(settings.segment_interval_ms);
-            actix_web::rt::task::spawn_blocking(move || {
-                Storage::open(root, database.as_deref(), recordings.as_deref())
-                    .map(|storage| storage.with_segment_interval(interval))
-            })
-            .await
-            .map_err(std::io::Error::other)??
-        };
+        let storage = open_storage(&settings).await?;
         let data_dir = storage.root().to_owned();
         let mut bus = EventBus::start_with_outbox(
             &settings.bus_config(),
@@ -118,13 +106,6 @@ impl Application {
         )
         .map_err(std::io::Error::other)?;
         let hub = EventHub::default().start();
-        let processor = {
-            let storage = storage.clone();
-            let background = settings.processing_background;
-            SyncArbiter::start(settings.processing_workers.max(1), move || {
-                PostProcessor::new(storage.clone(), background)
-            })
-        };
         let supervisor = RecordingSupervisor::new(
             storage.clone(),
             SupervisorLinks {
@@ -132,78 +113,26 @@ impl Application {
                 hub: hub.clone(),
             },
             open_files::cap_sessions(
-                settings.max_sessions,
+                settings.limits.max_sessions,
                 open_files::raise_limit(),
-                settings.descriptors_per_session,
+                settings.limits.descriptors_per_session,
             ),
-            settings.resume_grace(),
+            settings.timeouts.resume_grace,
             settings.sweep_interval(),
         )
         .start();
-        // Post-processing: group audio-service (by default), each recording once per group.
-        let processing = processing_handler(
-            processor,
-            bus.outbox().clone(),
-            bus.publisher(),
-            storage.blobs().clone(),
-        );
-        bus.subscribe(
-            &[TOPIC_RECORD_COMPLETED],
-            &settings.kafka_group,
-            "earliest",
-            processing,
-        )
-        .map_err(std::io::Error::other)?;
-        // Live pages: every instance hears every change (its own group, from now on).
-        let live_group = format!("audio-live-{}", uuid::Uuid::new_v4().simple());
-        let topics = [
-            TOPIC_RECORD_COMPLETED,
-            TOPIC_RECORD_PROCESSED,
-            TOPIC_RECORD_DELETED,
-        ];
-        bus.subscribe(&topics, &live_group, "latest", live_handler(hub.clone()))
-            .map_err(std::io::Error::other)?;
-        bus.open();
+        subscribe_handlers(&settings, &storage, &mut bus, &hub)?;
         let state = web::Data::new(AppState {
             storage: storage.clone(),
             supervisor: supervisor.clone(),
-            session: Arc::new(SessionConfig {
-                storage: storage.clone(),
-                max_frame_bytes: settings.max_frame_bytes,
-                max_recording_bytes: settings.max_recording_bytes,
-                heartbeat_timeout: settings.heartbeat_timeout(),
-                ping_interval: settings.ping_interval(),
-                start_timeout: std::time::Duration::from_millis(settings.start_timeout_ms.max(50)),
-                end_grace: std::time::Duration::from_millis(settings.end_grace_ms),
-                http_idle_timeout: std::time::Duration::from_millis(
-                    settings.http_idle_timeout_ms.max(50),
-                ),
-                cache_trim: cache_trim(&settings, &data_dir),
-            }),
+            session: Arc::new(session_config(&settings, &storage, &data_dir)),
             http_sessions: HttpSessions::default(),
             outbox: bus.outbox().clone(),
             publisher: bus.publisher(),
             hub: hub.clone(),
         });
-
-        let json = routes::json_config(settings.max_frame_bytes);
-        let vouch_check = match &settings.identity_secret {
-            Some(secret) => Some(web::Data::new(VouchCheck::new(secret).map_err(|err| {
-                std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    format!("AUDIO_IDENTITY_SECRET: {err}"),
-                )
-            })?)),
-            None => None,
-        };
-        log::info!(
-            "audio access: {}",
-            if vouch_check.is_some() {
-                "users vouched for by the gateway, each seeing their own recordings"
-            } else {
-                "open (no AUDIO_IDENTITY_SECRET): every caller sees every recording"
-            }
-        );
+        let vouch_check = identity_check(&settings)?;
+        let json = routes::json_config(settings.limits.max_frame_bytes);
         let mut server = HttpServer::new(move || {
             let app = App::new()
                 // The access log, at debug (`RUST_LOG=debug`, or `actix_web=debug`).
@@ -246,31 +175,8 @@ impl Application {
             data_dir.display(),
             storage.blobs().describe()
         );
-        let registration = settings.registry_url.as_deref().map(|url| {
-            let mut spec = InstanceSpec::new(
-                &settings.app_name,
-                &settings.advertised_host(),
-                address.port(),
-            );
-            spec.renewal_interval =
-                std::time::Duration::from_secs(settings.registry_renewal_secs.max(1));
-            spec.lease_duration = spec.renewal_interval * 3;
-            spec.metadata
-                .insert("dataDir".into(), data_dir.display().to_string());
-            if let Some(socket) = &local_socket {
-                spec.metadata.extend(local_socket::advertise(socket.path()));
-            }
-            Registration::new(
-                RegistryEndpoint::new(
-                    url,
-                    settings
-                        .registry_token
-                        .as_ref()
-                        .map(|t| t.expose().to_owned()),
-                ),
-                spec,
-            )
-            .start()
+        let registration = settings.registry.url.as_deref().map(|url| {
+            registration(&settings, url, address, &data_dir, local_socket.as_ref()).start()
         });
         Ok(Self {
             address,
@@ -280,7 +186,7 @@ impl Application {
             local_socket,
             bus,
             hub,
-            shutdown_grace: std::time::Duration::from_millis(settings.shutdown_grace_ms),
+            shutdown_grace: settings.timeouts.shutdown_grace,
         })
     }
 
@@ -311,11 +217,7 @@ impl Application {
         if let Some(socket) = &self.local_socket {
             socket.remove();
         }
-        if let Some(producer) = self.bus.kafka_producer() {
-            let _ = producer
-                .send(kafka_core::Flush(std::time::Duration::from_secs(5)))
-                .await;
-        }
+        self.bus.flush(std::time::Duration::from_secs(5)).await;
         self.bus.stop_consumers();
         if let Some(registration) = self.registration {
             match registration.send(Deregister).await {
@@ -393,8 +295,8 @@ fn live_handler(hub: Addr<EventHub>) -> EventHandler {
 }
 
 /// The page-cache trimmer, unless it is turned off or could not drop anything here (tmpfs).
-fn cache_trim(settings: &Settings, data_dir: &std::path::Path) -> Option<CacheTrim> {
-    if settings.cache_trim_after_ms == 0 {
+fn cache_trim(settings: &Settings, data_dir: &Path) -> Option<CacheTrim> {
+    if settings.processing.cache_trim_after.is_zero() {
         return None;
     }
     match trims_pages(data_dir) {
@@ -407,6 +309,133 @@ fn cache_trim(settings: &Settings, data_dir: &std::path::Path) -> Option<CacheTr
     }
     Some(CacheTrim {
         trimmer: SyncArbiter::start(1, || CacheTrimmer),
-        after: std::time::Duration::from_millis(settings.cache_trim_after_ms),
+        after: settings.processing.cache_trim_after,
     })
+}
+
+/// Opens the index and the recordings' store the settings name (off the arbiter: a database
+/// or a remote store is reached over the network).
+async fn open_storage(settings: &Settings) -> std::io::Result<Storage> {
+    let root = settings.storage.data_dir.clone();
+    let (database, recordings) = (
+        settings.storage.database_url.clone(),
+        settings.storage.recordings_url.clone(),
+    );
+    let interval = settings.storage.segment_interval;
+    actix_web::rt::task::spawn_blocking(move || {
+        Storage::open(root, database.as_deref(), recordings.as_deref())
+            .map(|storage| storage.with_segment_interval(interval))
+    })
+    .await
+    .map_err(std::io::Error::other)?
+}
+
+/// The instance's consumers: post-processing (group `audio-service` by default, each recording
+/// once per group) and the live pages (a group of its own, from now on, so that every instance
+/// hears every change). Then the bus opens.
+fn subscribe_handlers(
+    settings: &Settings,
+    storage: &Storage,
+    bus: &mut EventBus,
+    hub: &Addr<EventHub>,
+) -> std::io::Result<()> {
+    let processor = {
+        let storage = storage.clone();
+        let background = settings.processing.background;
+        SyncArbiter::start(settings.processing.workers.max(1), move || {
+            PostProcessor::new(storage.clone(), background)
+        })
+    };
+    let processing = processing_handler(
+        processor,
+        bus.outbox().clone(),
+        bus.publisher(),
+        storage.blobs().clone(),
+    );
+    bus.subscribe(
+        &[TOPIC_RECORD_COMPLETED],
+        &settings.events.kafka_group,
+        "earliest",
+        processing,
+    )
+    .map_err(std::io::Error::other)?;
+    let live_group = format!("audio-live-{}", uuid::Uuid::new_v4().simple());
+    let topics = [
+        TOPIC_RECORD_COMPLETED,
+        TOPIC_RECORD_PROCESSED,
+        TOPIC_RECORD_DELETED,
+    ];
+    bus.subscribe(&topics, &live_group, "latest", live_handler(hub.clone()))
+        .map_err(std::io::Error::other)?;
+    bus.open();
+    Ok(())
+}
+
+/// The shortest start and idle timeouts taken (shorter ones are most likely a unit mistaken).
+const MIN_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// What every session is started with.
+fn session_config(settings: &Settings, storage: &Storage, data_dir: &Path) -> SessionConfig {
+    SessionConfig {
+        storage: storage.clone(),
+        max_frame_bytes: settings.limits.max_frame_bytes,
+        max_recording_bytes: settings.limits.max_recording_bytes,
+        heartbeat_timeout: settings.timeouts.heartbeat,
+        ping_interval: settings.ping_interval(),
+        start_timeout: settings.timeouts.start.max(MIN_TIMEOUT),
+        end_grace: settings.timeouts.end_grace,
+        http_idle_timeout: settings.timeouts.http_idle.max(MIN_TIMEOUT),
+        cache_trim: cache_trim(settings, data_dir),
+    }
+}
+
+/// With `AUDIO_IDENTITY_SECRET`, the check of the identity the gateway vouches for.
+fn identity_check(settings: &Settings) -> std::io::Result<Option<web::Data<VouchCheck>>> {
+    let check = match &settings.identity_secret {
+        Some(secret) => Some(web::Data::new(VouchCheck::new(secret).map_err(|err| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("AUDIO_IDENTITY_SECRET: {err}"),
+            )
+        })?)),
+        None => None,
+    };
+    log::info!(
+        "audio access: {}",
+        if check.is_some() {
+            "users vouched for by the gateway, each seeing their own recordings"
+        } else {
+            "open (no AUDIO_IDENTITY_SECRET): every caller sees every recording"
+        }
+    );
+    Ok(check)
+}
+
+/// How this instance registers: its address, lease, data folder and Unix socket.
+fn registration(
+    settings: &Settings,
+    url: &str,
+    address: SocketAddr,
+    data_dir: &Path,
+    local_socket: Option<&LocalSocket>,
+) -> Registration {
+    let mut spec = InstanceSpec::new(
+        &settings.registry.app_name,
+        &settings.advertised_host(),
+        address.port(),
+    );
+    spec.renewal_interval = settings
+        .registry
+        .renewal
+        .max(std::time::Duration::from_secs(1));
+    spec.lease_duration = spec.renewal_interval * 3;
+    spec.metadata
+        .insert("dataDir".into(), data_dir.display().to_string());
+    if let Some(socket) = local_socket {
+        spec.metadata.extend(local_socket::advertise(socket.path()));
+    }
+    Registration::new(
+        RegistryEndpoint::new(url, settings.registry.token.clone()),
+        spec,
+    )
 }

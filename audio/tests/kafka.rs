@@ -50,8 +50,8 @@ async fn spawn_app(
     let storage = TestStorage::for_data_dir(data).await;
     storage.apply(&mut settings);
     settings.port = 0;
-    settings.kafka_brokers = Some(brokers.to_owned());
-    settings.kafka_group = unique("audio-service-test");
+    settings.events.kafka_brokers = Some(brokers.to_owned());
+    settings.events.kafka_group = unique("audio-service-test");
     tweak(&mut settings);
     let app = Application::build(settings).await.unwrap();
     let address = app.address().to_string();
@@ -304,8 +304,8 @@ async fn b_a_poisoned_event_goes_to_the_dead_letter_topic_and_the_consumer_goes_
     let brokers = brokers();
     let data = tempfile::tempdir().unwrap();
     let (address, _) = spawn_app(&brokers, data.path(), |s| {
-        s.event_attempts = 3;
-        s.event_backoff_ms = 50;
+        s.events.attempts = 3;
+        s.events.backoff = Duration::from_millis(50);
     })
     .await;
     let producer: FutureProducer = ClientConfig::new()
@@ -857,7 +857,10 @@ async fn post_json(address: &str, path: &str, body: Value) -> (u16, Value) {
 async fn h_the_original_gateways_http_calls_raise_the_same_event_with_its_session_id() {
     let brokers = brokers();
     let data = tempfile::tempdir().unwrap();
-    let (address, _) = spawn_app(&brokers, data.path(), |s| s.end_grace_ms = 500).await;
+    let (address, _) = spawn_app(&brokers, data.path(), |s| {
+        s.timeouts.end_grace = Duration::from_millis(500)
+    })
+    .await;
     // As the original gateway calls its audio server: its socket's id as sessionId.
     let session = unique("spring-ws");
     let (status, started) = post_json(

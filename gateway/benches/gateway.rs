@@ -124,9 +124,9 @@ fn main() -> std::io::Result<()> {
         ] {
             let mut settings = audio::Settings::for_data_dir(dir);
             settings.port = 0;
-            settings.registry_url = Some(registry_url.clone());
-            settings.kafka_brokers = None;
-            settings.app_name = app_name.into();
+            settings.registry.url = Some(registry_url.clone());
+            settings.events.kafka_brokers = None;
+            settings.registry.app_name = app_name.into();
             settings.identity_secret = secret.map(Into::into);
             let audio = audio::Application::build(settings).await?;
             instances.push(format!("{}", audio.address()));
@@ -138,7 +138,7 @@ fn main() -> std::io::Result<()> {
             let mut settings = gateway::Settings::defaults();
             settings.port = 0;
             settings.registry_url = registry_url.clone();
-            settings.discovery_refresh_ms = 200;
+            settings.discovery_refresh = Duration::from_millis(200);
             if users {
                 settings.audio_service = "AUDIO-USERS".into();
                 settings.jwt.secret = Some(JWT_SECRET.into());

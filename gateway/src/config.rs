@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser};
 use stack_common::secret::Secret;
+use stack_common::settings::{millis, seconds};
 
 use crate::auth::{GateError, GateSettings};
 
@@ -35,9 +36,9 @@ pub struct Settings {
     #[arg(long, env = "GATEWAY_REGISTRY_TOKEN", hide_env_values = true)]
     pub registry_token: Option<Secret>,
 
-    /// Heartbeat interval of the gateway's own registration, in seconds (the lease is three).
-    #[arg(long, env = "GATEWAY_REGISTRY_RENEWAL_SECS", default_value_t = 30)]
-    pub registry_renewal_secs: u64,
+    /// Heartbeat interval of the gateway's own registration (the lease is three).
+    #[arg(long = "registry-renewal", visible_alias = "registry-renewal-secs", env = "GATEWAY_REGISTRY_RENEWAL_SECS", default_value = "30s", value_parser = seconds)]
+    pub registry_renewal: Duration,
 
     /// The registry app name the built-in routes send `/api/**` and `/ws/**` to:
     /// `AUDIO-SERVER` finds the original's Spring audio server (or ours registered under that
@@ -53,21 +54,21 @@ pub struct Settings {
     #[arg(long, env = "GATEWAY_WEB_DIR")]
     pub web_dir: Option<PathBuf>,
 
-    /// How often the registry copy is refreshed, in milliseconds.
-    #[arg(long, env = "GATEWAY_DISCOVERY_REFRESH_MS", default_value_t = 5_000)]
-    pub discovery_refresh_ms: u64,
+    /// How often the registry copy is refreshed.
+    #[arg(long = "discovery-refresh", visible_alias = "discovery-refresh-ms", env = "GATEWAY_DISCOVERY_REFRESH_MS", default_value = "5s", value_parser = millis)]
+    pub discovery_refresh: Duration,
 
-    /// Time to connect to an instance, in milliseconds.
-    #[arg(long, env = "GATEWAY_CONNECT_TIMEOUT_MS", default_value_t = 2_000)]
-    pub connect_timeout_ms: u64,
+    /// Time to connect to an instance.
+    #[arg(long = "connect-timeout", visible_alias = "connect-timeout-ms", env = "GATEWAY_CONNECT_TIMEOUT_MS", default_value = "2s", value_parser = millis)]
+    pub connect_timeout: Duration,
 
-    /// Time for an instance to answer a request (headers), in milliseconds.
-    #[arg(long, env = "GATEWAY_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
-    pub request_timeout_ms: u64,
+    /// Time for an instance to answer a request (headers).
+    #[arg(long = "request-timeout", visible_alias = "request-timeout-ms", env = "GATEWAY_REQUEST_TIMEOUT_MS", default_value = "30s", value_parser = millis)]
+    pub request_timeout: Duration,
 
-    /// How long an instance that failed stays out of rotation, in milliseconds.
-    #[arg(long, env = "GATEWAY_EJECTION_MS", default_value_t = 30_000)]
-    pub ejection_ms: u64,
+    /// How long an instance that failed stays out of rotation.
+    #[arg(long = "ejection", visible_alias = "ejection-ms", env = "GATEWAY_EJECTION_MS", default_value = "30s", value_parser = millis)]
+    pub ejection: Duration,
 
     /// Consecutive failures (5xx, timeouts) that eject an instance; a refused connection
     /// ejects at once.
@@ -118,14 +119,16 @@ pub struct JwtSettings {
     #[arg(long = "jwks-url", env = "GATEWAY_JWKS_URL")]
     pub jwks_url: Option<String>,
 
-    /// How long fetched keys are used before the set is fetched again, in seconds (an unknown
-    /// `kid` fetches it at once).
+    /// How long fetched keys are used before the set is fetched again (an unknown `kid`
+    /// fetches it at once).
     #[arg(
-        long = "jwks-max-age-secs",
+        long = "jwks-max-age",
+        visible_alias = "jwks-max-age-secs",
         env = "GATEWAY_JWKS_MAX_AGE_SECS",
-        default_value_t = 300
+        default_value = "5m",
+        value_parser = seconds
     )]
-    pub jwks_max_age_secs: u64,
+    pub jwks_max_age: Duration,
 
     /// The `iss` tokens must carry; unchecked when unset.
     #[arg(long = "jwt-issuer", env = "GATEWAY_JWT_ISSUER")]
@@ -162,7 +165,7 @@ impl Settings {
             shared_token: self.token.clone(),
             jwt_secret: self.jwt.secret.clone(),
             jwks_url: self.jwt.jwks_url.clone(),
-            jwks_max_age: Duration::from_secs(self.jwt.jwks_max_age_secs.max(1)),
+            jwks_max_age: self.jwt.jwks_max_age.max(Duration::from_secs(1)),
             issuer: self.jwt.issuer.clone(),
             audience: self.jwt.audience.clone(),
             identity_secret: self.jwt.identity_secret.clone(),
@@ -171,30 +174,43 @@ impl Settings {
         })
     }
 
+    /// The declared defaults, whatever the environment holds: what tests build on.
     pub fn defaults() -> Self {
-        Settings::parse_from(["gateway"])
+        stack_common::settings::declared_defaults()
     }
 
-    pub fn connect_timeout(&self) -> Duration {
-        Duration::from_millis(self.connect_timeout_ms)
-    }
-
-    pub fn request_timeout(&self) -> Duration {
-        Duration::from_millis(self.request_timeout_ms)
+    /// The environment's `GATEWAY_*` settings: what the one-process stack starts with.
+    pub fn from_env() -> Self {
+        stack_common::settings::from_environment()
     }
 
     /// The (first) registry's base URL, without `/eureka`: where `/registry/` leads.
-    pub fn registry_base(&self) -> String {
-        let first = self
-            .registry_url
+    /// The origins `GATEWAY_CORS_ORIGINS` lists.
+    pub fn cors_origin_list(&self) -> Vec<String> {
+        self.cors_origins
             .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    pub fn registry_base(&self) -> String {
+        registry_client::registry_bases(&self.registry_url)
+            .into_iter()
             .next()
             .unwrap_or_default()
-            .trim();
-        let trimmed = first.trim_end_matches('/');
-        trimmed
-            .strip_suffix("/eureka")
-            .unwrap_or(trimmed)
-            .to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_flags_are_well_formed() {
+        Settings::command().debug_assert();
     }
 }

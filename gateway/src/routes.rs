@@ -1,8 +1,11 @@
 //! The gateway's own endpoints, and the dispatch of everything else: a route's requests are
-//! proxied (WebSocket upgrades to the WebSocket proxy), other paths are the web pages.
+//! proxied (WebSocket upgrades to the WebSocket proxy), other paths are the web pages. Swagger UI
+//! for the audio service's API (`/swagger-ui/`, and springdoc's `/swagger-ui.html`) reads the
+//! document the service derives from its handlers, through this gateway.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
+use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::balancer::GetStatus;
 use crate::error::GatewayError;
@@ -27,6 +30,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/metrics")
             .route(web::get().to(metrics))
             .default_service(only_get()),
+    )
+    .service(SwaggerUi::new("/swagger-ui/{_:.*}").config(Config::from("/api/openapi.json")))
+    .service(
+        web::resource(["/swagger-ui", "/swagger-ui.html"]).to(|| async {
+            HttpResponse::Found()
+                .insert_header(("Location", "/swagger-ui/"))
+                .finish()
+        }),
     )
     .configure(crate::auth::configure)
     .default_service(web::to(dispatch));

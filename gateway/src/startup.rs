@@ -30,6 +30,46 @@ use crate::route::{RouteError, RouteTable};
 use crate::routes;
 use crate::state::GatewayState;
 
+/// The routes: the settings' routes file, or the built-in ones.
+fn route_table(settings: &Settings) -> std::io::Result<RouteTable> {
+    match &settings.routes {
+        Some(path) => RouteTable::load(path),
+        None => Ok(RouteTable::defaults(
+            &settings.registry_base(),
+            &settings.audio_service,
+        )),
+    }
+    .map_err(|err: RouteError| std::io::Error::new(std::io::ErrorKind::InvalidInput, err))
+}
+
+/// Places for relayed WebSockets. A relayed WebSocket holds two sockets; the soft open-files
+/// limit (often 1,024) would cap them well below what the hard one allows, so it is raised.
+fn relay_budget() -> std::sync::Arc<RelayBudget> {
+    let limit = stack_common::open_files::raise_limit();
+    let relays = RelayBudget::for_limit(limit);
+    if let Some(limit) = limit {
+        log::info!(
+            "open files limit {limit}: up to {} relayed WebSockets",
+            relays.max()
+        );
+    }
+    relays
+}
+
+/// How the gateway registers: as `GATEWAY`, at its host (loopback when bound to every
+/// interface) and port.
+fn instance_spec(settings: &Settings, address: SocketAddr) -> InstanceSpec {
+    let host = if settings.host == "0.0.0.0" {
+        "127.0.0.1".to_owned()
+    } else {
+        settings.host.clone()
+    };
+    let mut spec = InstanceSpec::new("GATEWAY", &host, address.port());
+    spec.renewal_interval = settings.registry_renewal.max(Duration::from_secs(1));
+    spec.lease_duration = spec.renewal_interval * 3;
+    spec
+}
+
 pub struct Application {
     address: SocketAddr,
     server: Server,
@@ -39,28 +79,16 @@ pub struct Application {
 impl Application {
     /// Must be called inside an actix system.
     pub async fn build(settings: Settings) -> std::io::Result<Self> {
-        let routes = match &settings.routes {
-            Some(path) => RouteTable::load(path),
-            None => Ok(RouteTable::defaults(
-                &settings.registry_base(),
-                &settings.audio_service,
-            )),
-        }
-        .map_err(|err: RouteError| std::io::Error::new(std::io::ErrorKind::InvalidInput, err))?;
+        let routes = route_table(&settings)?;
         let gate = web::Data::new(
             settings
                 .gate()
                 .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidInput, err))?,
         );
         log::info!("gateway access: {}", gate.describe());
-        let endpoint = RegistryEndpoint::new(
-            &settings.registry_url,
-            settings
-                .registry_token
-                .as_ref()
-                .map(|t| t.expose().to_owned()),
-        );
-        let refresh = Duration::from_millis(settings.discovery_refresh_ms.max(10));
+        let endpoint =
+            RegistryEndpoint::new(&settings.registry_url, settings.registry_token.clone());
+        let refresh = settings.discovery_refresh.max(Duration::from_millis(10));
         let discovery = Discovery::new(endpoint.clone(), refresh).start();
         let mut services: Vec<String> = routes.services().collect();
         services.sort();
@@ -69,21 +97,12 @@ impl Application {
         let balancer = Balancer::new(
             discovery.clone(),
             services,
-            Duration::from_millis(settings.ejection_ms),
+            settings.ejection,
             settings.max_failures.max(1),
         )
         .with_local_sockets(settings.unix_sockets.then(|| local.clone()))
         .start();
-        // A relayed WebSocket holds two sockets; the soft open-files limit (often 1,024) would
-        // cap them well below what the hard one allows.
-        let limit = stack_common::open_files::raise_limit();
-        let relays = RelayBudget::for_limit(limit);
-        if let Some(limit) = limit {
-            log::info!(
-                "open files limit {limit}: up to {} relayed WebSockets",
-                relays.max()
-            );
-        }
+        let relays = relay_budget();
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))?;
         let address = listener.local_addr()?;
         let mut server = Server::build().shutdown_timeout(5);
@@ -100,14 +119,8 @@ impl Application {
             stopping: stopping.clone(),
         });
         let (connect_timeout, request_timeout) =
-            (settings.connect_timeout(), settings.request_timeout());
-        let cors_origins: Vec<String> = settings
-            .cors_origins
-            .split(',')
-            .map(str::trim)
-            .filter(|o| !o.is_empty())
-            .map(str::to_owned)
-            .collect();
+            (settings.connect_timeout, settings.request_timeout);
+        let cors_origins = settings.cors_origin_list();
         let make_app = move || {
             let client = upstream_client(connect_timeout, request_timeout, local.clone());
             app(state.clone(), client, &cors_origins)
@@ -160,15 +173,7 @@ impl Application {
                 }))
                 .tcp()
         })?;
-        let host = if settings.host == "0.0.0.0" {
-            "127.0.0.1".to_owned()
-        } else {
-            settings.host.clone()
-        };
-        let mut spec = InstanceSpec::new("GATEWAY", &host, address.port());
-        spec.renewal_interval = Duration::from_secs(settings.registry_renewal_secs.max(1));
-        spec.lease_duration = spec.renewal_interval * 3;
-        let registration = Registration::new(endpoint, spec).start();
+        let registration = Registration::new(endpoint, instance_spec(&settings, address)).start();
         log::info!(
             "gateway listening on http://{address}, registry {}",
             settings.registry_url

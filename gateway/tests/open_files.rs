@@ -22,7 +22,10 @@ async fn websockets_past_the_gateways_open_files_budget_are_refused_until_one_en
     let data = tempfile::tempdir().unwrap();
     // The instance, in the same process, counts one descriptor a session so that its own
     // budget (six) is not the one reached.
-    spawn_audio_with(&registry, data.path(), |s| s.descriptors_per_session = 1).await;
+    spawn_audio_with(&registry, data.path(), |s| {
+        s.limits.descriptors_per_session = 1
+    })
+    .await;
     let gateway = spawn_gateway(&registry, |_| {}).await;
     wait_for_instances(&gateway, 1).await;
     let metrics = get_bytes(&format!("http://{gateway}/metrics")).await.1;

@@ -7,13 +7,12 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
-use crate::consumer::{spawn_consumer, EventHandler, RetryPolicy};
 use crate::embedded::{EmbeddedBus, Open, Subscribe};
-use crate::events::{
-    dead_letter_topic, Event, TOPIC_RECORD_COMPLETED, TOPIC_RECORD_DELETED, TOPIC_RECORD_PROCESSED,
-};
+use crate::events::Event;
+use crate::handler::{EventHandler, RetryPolicy};
+#[cfg(feature = "kafka")]
+use crate::kafka::{all_topics, ensure_topics, spawn_consumer, KafkaProducer};
 use crate::outbox::{Outbox, OutboxEntry};
-use crate::producer::KafkaProducer;
 use crate::publish::{Delivered, Publish};
 
 #[derive(Debug, Clone)]
@@ -39,20 +38,8 @@ impl Default for BusConfig {
     }
 }
 
-/// Every topic the system uses, dead-letter topics included.
-pub fn all_topics() -> Vec<String> {
-    let topics = [
-        TOPIC_RECORD_COMPLETED,
-        TOPIC_RECORD_PROCESSED,
-        TOPIC_RECORD_DELETED,
-    ];
-    topics
-        .iter()
-        .flat_map(|t| [t.to_string(), dead_letter_topic(t)])
-        .collect()
-}
-
 enum Backend {
+    #[cfg(feature = "kafka")]
     Kafka {
         brokers: String,
         producer: Addr<KafkaProducer>,
@@ -63,6 +50,8 @@ enum Backend {
 pub struct EventBus {
     backend: Backend,
     outbox: Outbox,
+    /// The Kafka consumers' retries (the embedded bus has its own copy).
+    #[cfg(feature = "kafka")]
     retry: RetryPolicy,
     consumers: Vec<actix_rt::task::JoinHandle<()>>,
 }
@@ -71,8 +60,12 @@ pub struct EventBus {
 pub enum BusError {
     #[error("outbox: {0}")]
     Io(#[from] std::io::Error),
+    #[cfg(feature = "kafka")]
     #[error("kafka: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
+    #[cfg(not(feature = "kafka"))]
+    #[error("KAFKA_BROKERS is set, and this build has no Kafka client (built without the `kafka` feature)")]
+    NoKafka,
     #[error("event: {0}")]
     Json(#[from] serde_json::Error),
 }
@@ -93,35 +86,10 @@ impl EventBus {
         outbox: Outbox,
     ) -> Result<Self, BusError> {
         let backend = match &config.brokers {
-            Some(brokers) => {
-                let producer =
-                    KafkaProducer::new(brokers, outbox.clone(), config.redrive_every)?.start();
-                let (brokers_owned, partitions, replication) =
-                    (brokers.clone(), config.partitions, config.replication);
-                actix_rt::spawn(async move {
-                    loop {
-                        match crate::topics::ensure_topics(
-                            &brokers_owned,
-                            &all_topics(),
-                            partitions,
-                            replication,
-                        )
-                        .await
-                        {
-                            Ok(()) => break,
-                            Err(err) => {
-                                log::warn!("topics not set up yet ({err}); retrying");
-                                actix_rt::time::sleep(Duration::from_secs(2)).await;
-                            }
-                        }
-                    }
-                });
-                log::info!("event bus: Kafka at {brokers}");
-                Backend::Kafka {
-                    brokers: brokers.clone(),
-                    producer,
-                }
-            }
+            #[cfg(feature = "kafka")]
+            Some(brokers) => Self::kafka(config, brokers, &outbox)?,
+            #[cfg(not(feature = "kafka"))]
+            Some(_) => return Err(BusError::NoKafka),
             None => {
                 log::info!("event bus: embedded (no KAFKA_BROKERS)");
                 Backend::Embedded(
@@ -133,8 +101,31 @@ impl EventBus {
         Ok(Self {
             backend,
             outbox,
+            #[cfg(feature = "kafka")]
             retry: config.retry,
             consumers: Vec::new(),
+        })
+    }
+
+    /// The Kafka backend: the producer actor over `outbox`, and the topics created in the
+    /// background (retried until the broker answers).
+    #[cfg(feature = "kafka")]
+    fn kafka(config: &BusConfig, brokers: &str, outbox: &Outbox) -> Result<Backend, BusError> {
+        let producer = KafkaProducer::new(brokers, outbox.clone(), config.redrive_every)?.start();
+        let (brokers_owned, partitions, replication) =
+            (brokers.to_owned(), config.partitions, config.replication);
+        actix_rt::spawn(async move {
+            while let Err(err) =
+                ensure_topics(&brokers_owned, &all_topics(), partitions, replication).await
+            {
+                log::warn!("topics not set up yet ({err}); retrying");
+                actix_rt::time::sleep(Duration::from_secs(2)).await;
+            }
+        });
+        log::info!("event bus: Kafka at {brokers}");
+        Ok(Backend::Kafka {
+            brokers: brokers.to_owned(),
+            producer,
         })
     }
 
@@ -145,21 +136,27 @@ impl EventBus {
     /// Where `Publish` messages go.
     pub fn publisher(&self) -> Recipient<Publish> {
         match &self.backend {
+            #[cfg(feature = "kafka")]
             Backend::Kafka { producer, .. } => producer.clone().recipient(),
             Backend::Embedded(bus) => bus.clone().recipient(),
         }
     }
 
-    /// The Kafka producer actor, when there is one (for flushing at shutdown).
-    pub fn kafka_producer(&self) -> Option<Addr<KafkaProducer>> {
-        match &self.backend {
-            Backend::Kafka { producer, .. } => Some(producer.clone()),
-            Backend::Embedded(_) => None,
+    /// Waits until Kafka has every event handed to the producer (at most `timeout`): for
+    /// shutdown. What is not delivered stays in the outbox. Nothing to wait for on the
+    /// embedded bus.
+    pub async fn flush(&self, timeout: Duration) {
+        #[cfg(feature = "kafka")]
+        if let Backend::Kafka { producer, .. } = &self.backend {
+            let _ = producer.send(crate::kafka::Flush(timeout)).await;
         }
+        #[cfg(not(feature = "kafka"))]
+        let _ = timeout;
     }
 
     /// Runs `handler` for `topics` as consumer group `group` (`offset_reset`: where a new group
     /// starts reading, Kafka only).
+    #[cfg_attr(not(feature = "kafka"), allow(unused_variables))]
     pub fn subscribe(
         &mut self,
         topics: &[&str],
@@ -168,6 +165,7 @@ impl EventBus {
         handler: EventHandler,
     ) -> Result<(), BusError> {
         match &self.backend {
+            #[cfg(feature = "kafka")]
             Backend::Kafka { brokers, .. } => {
                 self.consumers.push(spawn_consumer(
                     brokers,
@@ -188,6 +186,7 @@ impl EventBus {
     }
 
     /// Set-up is complete: the embedded bus starts delivering (Kafka consumers already run).
+    #[cfg_attr(not(feature = "kafka"), allow(irrefutable_let_patterns))]
     pub fn open(&self) {
         if let Backend::Embedded(bus) = &self.backend {
             bus.do_send(Open);

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use actix::prelude::*;
 use uuid::Uuid;
 
-use crate::consumer::{handle_with_retries, Delivery, EventHandler, RetryPolicy};
 use crate::events::dead_letter_topic;
+use crate::handler::{handle_with_retries, Delivery, EventHandler, RetryPolicy};
 use crate::outbox::{Outbox, OutboxEntry};
 use crate::publish::{Delivered, Publish};
 use stack_common::durable::write_atomically;

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use clap::Parser;
+use stack_common::settings::{millis, seconds};
 
 use crate::registry::LeaseRules;
 
@@ -16,17 +17,17 @@ pub struct Settings {
     #[arg(long, env = "REGISTRY_PORT", default_value_t = 8761)]
     pub port: u16,
 
-    /// Renewal interval assumed for instances that don't state one, in seconds.
-    #[arg(long, env = "REGISTRY_RENEWAL_INTERVAL_SECS", default_value_t = 30)]
-    pub renewal_interval_secs: u64,
+    /// Renewal interval assumed for instances that don't state one.
+    #[arg(long = "renewal-interval", visible_alias = "renewal-interval-secs", env = "REGISTRY_RENEWAL_INTERVAL_SECS", default_value = "30s", value_parser = seconds)]
+    pub renewal_interval: Duration,
 
-    /// Lease duration assumed for instances that don't state one, in seconds.
-    #[arg(long, env = "REGISTRY_LEASE_DURATION_SECS", default_value_t = 90)]
-    pub lease_duration_secs: u64,
+    /// Lease duration assumed for instances that don't state one.
+    #[arg(long = "lease-duration", visible_alias = "lease-duration-secs", env = "REGISTRY_LEASE_DURATION_SECS", default_value = "90s", value_parser = seconds)]
+    pub lease_duration: Duration,
 
-    /// How often expired leases are evicted, in milliseconds.
-    #[arg(long, env = "REGISTRY_EVICTION_INTERVAL_MS", default_value_t = 60_000)]
-    pub eviction_interval_ms: u64,
+    /// How often expired leases are evicted.
+    #[arg(long = "eviction-interval", visible_alias = "eviction-interval-ms", env = "REGISTRY_EVICTION_INTERVAL_MS", default_value = "60s", value_parser = millis)]
+    pub eviction_interval: Duration,
 
     /// Self-preservation: stop evicting when renewals drop below the threshold.
     #[arg(long, env = "REGISTRY_SELF_PRESERVATION", default_value_t = true, action = clap::ArgAction::Set)]
@@ -36,9 +37,9 @@ pub struct Settings {
     #[arg(long, env = "REGISTRY_RENEWAL_THRESHOLD", default_value_t = 0.85)]
     pub renewal_threshold: f64,
 
-    /// Window in which renewals are counted, in milliseconds (Eureka: one minute).
-    #[arg(long, env = "REGISTRY_RENEWAL_WINDOW_MS", default_value_t = 60_000)]
-    pub renewal_window_ms: u64,
+    /// Window in which renewals are counted (Eureka: one minute).
+    #[arg(long = "renewal-window", visible_alias = "renewal-window-ms", env = "REGISTRY_RENEWAL_WINDOW_MS", default_value = "60s", value_parser = millis)]
+    pub renewal_window: Duration,
 
     /// Most instances held.
     #[arg(long, env = "REGISTRY_MAX_INSTANCES", default_value_t = 100_000)]
@@ -70,21 +71,38 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// The defaults, without reading flags.
+    /// The declared defaults, whatever the environment holds: what tests build on.
     pub fn defaults() -> Self {
-        Settings::parse_from(["registry"])
+        stack_common::settings::declared_defaults()
+    }
+
+    /// The environment's `REGISTRY_*` settings: what the one-process stack starts with.
+    pub fn from_env() -> Self {
+        stack_common::settings::from_environment()
     }
 
     pub fn lease_rules(&self) -> LeaseRules {
         LeaseRules {
-            default_renewal_interval: Duration::from_secs(self.renewal_interval_secs),
-            default_lease_duration: Duration::from_secs(self.lease_duration_secs),
-            eviction_interval: Duration::from_millis(self.eviction_interval_ms.max(10)),
+            default_renewal_interval: self.renewal_interval,
+            default_lease_duration: self.lease_duration,
+            eviction_interval: self.eviction_interval.max(Duration::from_millis(10)),
             self_preservation: self.self_preservation,
             renewal_threshold: self.renewal_threshold,
-            renewal_window: Duration::from_millis(self.renewal_window_ms.max(10)),
+            renewal_window: self.renewal_window.max(Duration::from_millis(10)),
             max_instances: self.max_instances,
             ..LeaseRules::default()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_flags_are_well_formed() {
+        Settings::command().debug_assert();
     }
 }

@@ -9,29 +9,15 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+#[path = "support/ports.rs"]
+mod ports;
+
 struct Java(Child);
 
 impl Drop for Java {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
-    }
-}
-
-/// A port for a registry that others must know before it starts: picked below the kernel's
-/// ephemeral range (32768 and up), so that the port-0 sockets other tests open meanwhile cannot
-/// take it between the pick and the bind (a registry with peers binds only after its
-/// start-up sync).
-fn free_port() -> u16 {
-    use std::sync::atomic::{AtomicU16, Ordering};
-    static NEXT: AtomicU16 = AtomicU16::new(0);
-    let seed = std::process::id() % 6000;
-    loop {
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let port = 20_000 + ((seed + u32::from(n) * 7) % 12_000) as u16;
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
     }
 }
 
@@ -108,7 +94,10 @@ async fn a_spring_eureka_server_and_ours_replicate_to_each_other() {
         .expect("mvn must be installed to run the Spring peer test");
     assert!(built.success(), "building the Spring Eureka server failed");
 
-    let (ours_port, spring_port) = (free_port(), free_port());
+    let (ours_port, spring_port) = (
+        ports::below_ephemeral_range(),
+        ports::below_ephemeral_range(),
+    );
     let mut settings = registry::Settings::defaults();
     settings.port = ours_port;
     settings.self_preservation = false;

@@ -57,6 +57,41 @@ struct Track {
 }
 
 pub fn remux(input: &[u8]) -> Result<Remuxed, WebmError> {
+    let (ebml_raw, segment_start, segment_end) = segment_bounds(input)?;
+    let parts = read_segment(input, segment_start, segment_end);
+    let tracks_raw = parts.tracks_raw.ok_or(WebmError::NotWebm("no Tracks"))?;
+    if parts.clusters.is_empty() {
+        return Err(WebmError::NoAudio(
+            parts
+                .repaired
+                .unwrap_or_else(|| "the file has no clusters".into()),
+        ));
+    }
+    let duration = end_time(&parts.clusters, &parts.track, parts.scale);
+    let bytes = write(
+        ebml_raw,
+        &parts.info,
+        duration as f64,
+        tracks_raw,
+        &parts.extra,
+        &parts.clusters,
+        parts.track.number,
+    );
+    Ok(Remuxed {
+        bytes,
+        duration_ms: duration as f64 * parts.scale as f64 / 1e6,
+        codec: parts.track.codec,
+        sample_rate: parts.track.sample_rate,
+        channels: parts.track.channels,
+        clusters: parts.clusters.len(),
+        blocks: parts.clusters.iter().map(|c| c.blocks.len()).sum(),
+        repaired: parts.repaired,
+    })
+}
+
+/// The EBML header's bytes, and where the Segment's content starts and ends (at the end of the
+/// input for a Segment of unknown size, as MediaRecorder writes it).
+fn segment_bounds(input: &[u8]) -> Result<(&[u8], usize, usize), WebmError> {
     let header = ebml::read_header(input, 0).map_err(|_| WebmError::NotWebm("no EBML header"))?;
     let ebml_size = header
         .size
@@ -77,38 +112,60 @@ pub fn remux(input: &[u8]) -> Result<Remuxed, WebmError> {
             .saturating_add(size as usize)
             .min(input.len())
     });
+    Ok((ebml_raw, segment.data_start, segment_end))
+}
 
-    let mut info: Vec<&[u8]> = Vec::new();
-    let mut scale = 1_000_000u64;
-    let mut tracks_raw: Option<&[u8]> = None;
-    let mut track = Track::default();
-    let mut extra: Vec<&[u8]> = Vec::new();
-    let mut clusters: Vec<Cluster> = Vec::new();
-    let mut repaired = None;
+/// What a Segment holds that the remuxed file keeps.
+struct SegmentParts<'a> {
+    /// Info's children but its duration (written anew).
+    info: Vec<&'a [u8]>,
+    /// Nanoseconds a timecode tick lasts.
+    scale: u64,
+    tracks_raw: Option<&'a [u8]>,
+    track: Track,
+    /// Top-level elements kept as they are (Tags, Chapters, ...).
+    extra: Vec<&'a [u8]>,
+    clusters: Vec<Cluster<'a>>,
+    /// What was dropped, when the input was damaged.
+    repaired: Option<String>,
+}
 
-    let mut pos = segment.data_start;
+/// Reads the Segment's top-level elements from `start` to `end`, up to the first damage, which
+/// ends the reading with what was read so far (the `repaired` note says what was dropped).
+fn read_segment(input: &[u8], start: usize, end: usize) -> SegmentParts<'_> {
+    let mut parts = SegmentParts {
+        info: Vec::new(),
+        scale: 1_000_000,
+        tracks_raw: None,
+        track: Track::default(),
+        extra: Vec::new(),
+        clusters: Vec::new(),
+        repaired: None,
+    };
+    let segment_end = end;
+    let mut pos = start;
     while pos < segment_end {
         let header = match ebml::read_header(input, pos) {
             Ok(header) => header,
             Err(ReadError::Truncated) => {
-                repaired = Some(format!(
+                parts.repaired = Some(format!(
                     "the file ends inside an element header at byte {pos}"
                 ));
                 break;
             }
             Err(ReadError::Invalid) => {
-                repaired = Some(format!("unreadable bytes from byte {pos} on were dropped"));
+                parts.repaired = Some(format!("unreadable bytes from byte {pos} on were dropped"));
                 break;
             }
         };
         if header.id == id::CLUSTER {
             match read_cluster(input, header, segment_end) {
                 Ok((cluster, next)) => {
-                    clusters.push(cluster);
+                    parts.clusters.push(cluster);
                     pos = next;
                 }
                 Err(why) => {
-                    repaired = Some(format!(
+                    parts.repaired = Some(format!(
                         "a partial cluster at byte {pos} was dropped ({why})"
                     ));
                     break;
@@ -123,63 +180,44 @@ pub fn remux(input: &[u8]) -> Result<Remuxed, WebmError> {
             .and_then(|end| Some((end, input.get(header.data_start..end)?)))
             .filter(|(end, _)| *end <= segment_end)
         else {
-            repaired = Some(format!(
+            parts.repaired = Some(format!(
                 "an element cut short or of unknown size at byte {pos} was dropped"
             ));
             break;
         };
-        match header.id {
+        parts.take(header.id, &input[pos..end], body);
+        pos = end;
+    }
+    parts
+}
+
+impl<'a> SegmentParts<'a> {
+    /// Keeps what a top-level element other than a Cluster contributes.
+    fn take(&mut self, element: u32, raw: &'a [u8], body: &'a [u8]) {
+        match element {
             id::INFO => {
                 for child in ebml::children(body) {
                     match child.id {
                         id::DURATION | id::VOID | id::CRC32 => {}
                         id::TIMECODE_SCALE => {
-                            scale = ebml::read_uint(child.body).max(1);
-                            info.push(child.raw);
+                            self.scale = ebml::read_uint(child.body).max(1);
+                            self.info.push(child.raw);
                         }
-                        _ => info.push(child.raw),
+                        _ => self.info.push(child.raw),
                     }
                 }
             }
             // The first Tracks is the one: later copies (damage, concatenated files) are dropped.
-            id::TRACKS if tracks_raw.is_none() => {
-                tracks_raw = Some(&input[pos..end]);
-                track = read_track(body);
+            id::TRACKS if self.tracks_raw.is_none() => {
+                self.tracks_raw = Some(raw);
+                self.track = read_track(body);
             }
             id::TRACKS => {}
-            // Rebuilt below.
+            // Rebuilt by `write`.
             id::SEEK_HEAD | id::CUES | id::VOID | id::CRC32 => {}
-            _ => extra.push(&input[pos..end]),
+            _ => self.extra.push(raw),
         }
-        pos = end;
     }
-
-    let tracks_raw = tracks_raw.ok_or(WebmError::NotWebm("no Tracks"))?;
-    if clusters.is_empty() {
-        return Err(WebmError::NoAudio(
-            repaired.unwrap_or_else(|| "the file has no clusters".into()),
-        ));
-    }
-    let duration = end_time(&clusters, &track, scale);
-    let bytes = write(
-        ebml_raw,
-        &info,
-        duration as f64,
-        tracks_raw,
-        &extra,
-        &clusters,
-        track.number,
-    );
-    Ok(Remuxed {
-        bytes,
-        duration_ms: duration as f64 * scale as f64 / 1e6,
-        codec: track.codec,
-        sample_rate: track.sample_rate,
-        channels: track.channels,
-        clusters: clusters.len(),
-        blocks: clusters.iter().map(|c| c.blocks.len()).sum(),
-        repaired,
-    })
 }
 
 /// The first audio track (or the first track) of `Tracks`.

@@ -6,13 +6,29 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 
 use crate::domain::{FileName, RecordingMime};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::identity::Caller;
 use crate::state::AppState;
 use crate::storage::{BlobMeta, Blobs};
 
-/// `GET /api/download/{fileName}`: the stored file as an attachment. A user who is not an
-/// admin gets only a file of their own recordings (another's is "not found").
+/// The stored file as an attachment
+///
+/// A user who is not an admin gets only a file of their own recordings (another's is "not
+/// found"). One `Range` gets 206, or 416 when it lies past the end.
+#[utoipa::path(get, path = "/api/download/{fileName}", operation_id = "download", tag = "recordings",
+    params(
+        // What `FileName::parse` takes.
+        ("fileName" = String, Path, pattern = r"^(?!.*\.\.)[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$"),
+        ("Range" = Option<String>, Header),
+    ),
+    responses(
+        (status = 200, description = "The file as an attachment", content_type = "audio/webm"),
+        (status = 206, description = "The asked range", content_type = "audio/webm"),
+        (status = 400, description = "Not a file name", body = ErrorBody),
+        (status = 401, description = "No identity vouched for by the gateway", body = ErrorBody),
+        (status = 404, description = "No such file", body = ErrorBody),
+        (status = 416, description = "Range not satisfiable"),
+    ))]
 pub async fn download(
     req: HttpRequest,
     path: web::Path<String>,

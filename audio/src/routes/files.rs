@@ -1,11 +1,17 @@
 use actix_web::{web, HttpResponse};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::identity::Caller;
 use crate::state::AppState;
 
-/// `GET /api/files`: the original's JSON array of stored file names (newest first), the
-/// caller's own unless they are an admin.
+/// The original's list: finished file names, newest first
+///
+/// The caller's own, unless they are an admin.
+#[utoipa::path(get, path = "/api/files", operation_id = "listFiles", tag = "recordings",
+    responses(
+        (status = 200, description = "File names", body = Vec<String>),
+        (status = 401, description = "No identity vouched for by the gateway", body = ErrorBody),
+    ))]
 pub async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let storage = state.storage.clone();
     let owner = caller.owner_filter().map(str::to_owned);

@@ -1,10 +1,12 @@
-//! One module per route group; `configure` mounts them all.
+//! One module per route group; `configure` mounts them all. `openapi` derives the REST API's
+//! document from the handlers' attributes.
 
 mod download;
 mod events;
 mod files;
 mod health;
 mod metrics;
+mod openapi;
 mod record;
 mod recordings;
 mod ws;
@@ -21,13 +23,6 @@ fn only(allow: &'static str) -> actix_web::Route {
             .insert_header(("Allow", allow))
             .json(json!({"error": "method-not-allowed", "message": format!("this path takes {allow}")}))
     })
-}
-
-/// The REST API's OpenAPI 3 document (reachable through the gateway too).
-async fn openapi() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .body(include_str!("openapi.json"))
 }
 
 /// How JSON bodies are read: at most `limit` bytes (a `/record/idle` chunk travels as base64 in
@@ -88,7 +83,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::resource("/api/openapi.json")
-            .route(web::get().to(openapi))
+            .route(web::get().to(openapi::serve))
             .default_service(only("GET")),
     )
     .service(

@@ -2,19 +2,22 @@ use actix_web::http::header::DispositionType;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::download::serve;
 use crate::domain::{FileName, RecordingId};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::events::deleted_event;
 use crate::identity::Caller;
 use crate::state::AppState;
 use crate::storage::{self, Processing, RecordingMeta, RecordingQuery, RecordingState};
 
 /// A recording as the API shows it (the resume token's digest stays on disk).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Recording)]
 pub struct RecordingView {
+    #[schema(value_type = String, format = "uuid")]
     pub id: RecordingId,
     pub file_name: String,
     pub meta_id: Option<String>,
@@ -53,18 +56,32 @@ impl From<RecordingMeta> for RecordingView {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
+    /// From 1.
+    #[param(minimum = 1, maximum = 1000000000)]
     page: Option<usize>,
+    /// Recordings a page, 1 to 200 (50 unless given).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<usize>,
+    /// A case-insensitive prefix of file name, metaId or userId.
     q: Option<String>,
 }
 
 const MAX_LIMIT: usize = 200;
 const MAX_PAGE: usize = 1_000_000_000;
 
-/// `GET /api/recordings?page=1&limit=50&q=text`: newest first, paginated; the caller's own
-/// recordings only, unless they are an admin (or the service is open).
+/// One page of recordings, newest first
+///
+/// The caller's own recordings only, unless they are an admin (or the service is open).
+#[utoipa::path(get, path = "/api/recordings", operation_id = "listRecordings", tag = "recordings",
+    params(ListParams),
+    responses(
+        (status = 200, description = "One page, newest first", body = storage::Page<RecordingView>),
+        (status = 400, description = "A page or limit out of range", body = ErrorBody),
+        (status = 401, description = "No identity vouched for by the gateway", body = ErrorBody),
+    ))]
 pub async fn list(
     params: web::Query<ListParams>,
     state: web::Data<AppState>,
@@ -101,7 +118,15 @@ pub async fn list(
     }))
 }
 
-/// `GET /api/recordings/{id}`.
+/// One recording
+#[utoipa::path(get, path = "/api/recordings/{id}", operation_id = "getRecording", tag = "recordings",
+    params(("id" = String, Path, pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")),
+    responses(
+        (status = 200, description = "The recording", body = RecordingView),
+        (status = 400, description = "Not a recording id", body = ErrorBody),
+        (status = 401, description = "No identity vouched for by the gateway", body = ErrorBody),
+        (status = 404, description = "No such recording (or another user's)", body = ErrorBody),
+    ))]
 pub async fn get(
     path: web::Path<String>,
     state: web::Data<AppState>,
@@ -111,7 +136,16 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(RecordingView::from(meta)))
 }
 
-/// `GET /api/recordings/{id}/audio`: the finished file, inline, for an `<audio>` element.
+/// The finished file, inline, for an `<audio>` element
+#[utoipa::path(get, path = "/api/recordings/{id}/audio", operation_id = "playRecording", tag = "recordings",
+    params(("id" = String, Path, pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")),
+    responses(
+        (status = 200, description = "The file, inline", content_type = "audio/webm"),
+        (status = 400, description = "Not a recording id", body = ErrorBody),
+        (status = 401, description = "No identity vouched for by the gateway", body = ErrorBody),
+        (status = 404, description = "No such recording (or another user's)", body = ErrorBody),
+        (status = 409, description = "Still in progress", body = ErrorBody),
+    ))]
 pub async fn audio(
     req: HttpRequest,
     path: web::Path<String>,
@@ -126,8 +160,18 @@ pub async fn audio(
     serve(&req, &state, &name, DispositionType::Inline).await
 }
 
-/// `DELETE /api/recordings/{id}`: removes the file and its metadata. A recording still in
-/// progress (or resumable) is refused with 409.
+/// Removes a recording: its file and its record
+///
+/// A recording still in progress (or resumable) is refused with 409.
+#[utoipa::path(delete, path = "/api/recordings/{id}", operation_id = "deleteRecording", tag = "recordings",
+    params(("id" = String, Path, pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "Not a recording id", body = ErrorBody),
+        (status = 401, description = "No identity vouched for by the gateway", body = ErrorBody),
+        (status = 404, description = "No such recording (or another user's)", body = ErrorBody),
+        (status = 409, description = "Still in progress", body = ErrorBody),
+    ))]
 pub async fn delete(
     path: web::Path<String>,
     state: web::Data<AppState>,

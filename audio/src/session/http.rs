@@ -133,16 +133,24 @@ pub struct HttpSession {
     flushing: bool,
 }
 
-/// Where a recording stands, as the answers to the calls report it.
-#[derive(Debug, Clone, Serialize)]
+/// Where a recording stands, as the answers to the calls report it. An end with nothing to end
+/// answers the session id, `idle` and a message only, hence the fields not required.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = RecordProgress)]
 pub struct Progress {
     pub session_id: String,
+    #[schema(value_type = String, format = "uuid", required = false)]
     pub recording_id: RecordingId,
+    #[schema(required = false)]
     pub file_name: String,
+    #[schema(required = false)]
     pub bytes: u64,
+    #[schema(required = false)]
     pub chunks: u64,
-    /// `recording`, `finishing` (waiting out the grace for a late chunk), `completed`.
+    /// `recording`, `finishing` (waiting out the grace for a late chunk), `completed`,
+    /// `interrupted`, or `idle` (nothing to end).
+    #[schema(value_type = String, pattern = "^(recording|finishing|completed|interrupted|idle)$")]
     pub status: &'static str,
     /// The original's words for the step (`Start record response: ...` and so on).
     pub message: String,

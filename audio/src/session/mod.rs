@@ -19,7 +19,7 @@ mod socket;
 
 use std::time::Duration;
 
-pub use http::{HttpChunk, HttpEnd, HttpSessions, HttpStart, StartRefused};
+pub use http::{HttpChunk, HttpEnd, HttpSessions, HttpStart, Progress, StartRefused};
 pub use recorder::{not_started, Refusal};
 pub use socket::RecordingSession;
 

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::RecordingId;
 
 /// Where a recording is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RecordingState {
     /// Bytes are still arriving (or the client may still resume).
@@ -79,7 +79,7 @@ pub struct RecordingMeta {
 }
 
 /// What post-processing found; empty until it ran.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Processing {
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -8,8 +8,8 @@ async fn thousands_of_sockets_that_never_record_are_closed_and_real_users_are_se
     // is refused clearly. The start timeout is far away here, so that however long a busy
     // machine takes to open them, none is closed before the 1,501st is tried.
     let full = spawn_app_with(|s| {
-        s.max_sessions = 1500;
-        s.start_timeout_ms = 120_000;
+        s.limits.max_sessions = 1500;
+        s.timeouts.start = Duration::from_secs(120);
     })
     .await;
     let mut idle = Vec::new();
@@ -36,8 +36,8 @@ async fn thousands_of_sockets_that_never_record_are_closed_and_real_users_are_se
 
     // On an instance with a short start timeout, as many idle sockets are closed for it.
     let app = spawn_app_with(|s| {
-        s.max_sessions = 1500;
-        s.start_timeout_ms = 3000;
+        s.limits.max_sessions = 1500;
+        s.timeouts.start = Duration::from_secs(3);
     })
     .await;
     let mut idle = Vec::new();

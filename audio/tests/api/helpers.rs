@@ -150,7 +150,7 @@ pub async fn spawn_app_in(
     settings.port = 0;
     settings.workers = 2;
     // The embedded bus, whatever KAFKA_BROKERS says (the Kafka tests are in tests/kafka.rs).
-    settings.kafka_brokers = None;
+    settings.events.kafka_brokers = None;
     tweak(&mut settings);
     let app = Application::build(settings)
         .await

@@ -32,7 +32,7 @@ async fn check_whole_fixture(app: &TestApp, id: &str) -> Value {
 
 #[actix_rt::test]
 async fn the_original_gateways_calls_record_every_chunk_the_late_one_included() {
-    let app = spawn_app_with(|s| s.end_grace_ms = 1_000).await;
+    let app = spawn_app_with(|s| s.timeouts.end_grace = Duration::from_secs(1)).await;
     let session = "3f2a9c1e-77b0-4c5e-9f1e-2a6b1c0d9e8f";
     let (status, started) = app
         .post_json("/record/start", &start_body(session, ""))
@@ -103,7 +103,7 @@ async fn the_original_gateways_calls_record_every_chunk_the_late_one_included() 
 
 #[actix_rt::test]
 async fn a_client_that_numbers_its_chunks_is_finished_at_once() {
-    let app = spawn_app_with(|s| s.end_grace_ms = 5_000).await;
+    let app = spawn_app_with(|s| s.timeouts.end_grace = Duration::from_secs(5)).await;
     let session = "numbered";
     app.post_json("/record/start", &start_body(session, "n1"))
         .await;
@@ -126,8 +126,8 @@ async fn a_client_that_numbers_its_chunks_is_finished_at_once() {
 #[actix_rt::test]
 async fn a_silent_http_session_is_swept_with_every_accepted_byte() {
     let app = spawn_app_with(|s| {
-        s.http_idle_timeout_ms = 300;
-        s.resume_grace_ms = 300;
+        s.timeouts.http_idle = Duration::from_millis(300);
+        s.timeouts.resume_grace = Duration::from_millis(300);
     })
     .await;
     let session = "gone-quiet";
@@ -158,7 +158,7 @@ async fn a_silent_http_session_is_swept_with_every_accepted_byte() {
 
 #[actix_rt::test]
 async fn http_sessions_count_against_the_session_limit() {
-    let app = spawn_app_with(|s| s.max_sessions = 1).await;
+    let app = spawn_app_with(|s| s.limits.max_sessions = 1).await;
     let (status, _) = app
         .post_json("/record/start", &start_body("first", ""))
         .await;
@@ -306,7 +306,7 @@ async fn bad_bodies_get_a_clear_4xx_and_lose_nothing_accepted() {
 
 #[actix_rt::test]
 async fn the_original_page_on_ws_audio_keeps_its_last_chunk() {
-    let app = spawn_app_with(|s| s.end_grace_ms = 1_000).await;
+    let app = spawn_app_with(|s| s.timeouts.end_grace = Duration::from_secs(1)).await;
     let mut socket = WsClient::connect_to(
         &format!("ws://{}/ws/audio", app.address),
         app.storage.recordings_url.is_some(),
@@ -359,7 +359,7 @@ async fn the_original_page_on_ws_audio_keeps_its_last_chunk() {
 
 #[actix_rt::test]
 async fn a_socket_that_closes_during_the_grace_still_ends_its_recording_as_asked() {
-    let app = spawn_app_with(|s| s.end_grace_ms = 60_000).await;
+    let app = spawn_app_with(|s| s.timeouts.end_grace = Duration::from_secs(60)).await;
     let mut socket = WsClient::connect_to(
         &format!("ws://{}/ws/audio", app.address),
         app.storage.recordings_url.is_some(),

@@ -22,7 +22,10 @@ async fn older_bytes_of_a_live_recording_leave_the_page_cache_and_none_are_lost(
         "{} is on tmpfs, where the page cache is the storage: this test needs a disk",
         dir.path().display()
     );
-    let app = spawn_app_in(dir, |s| s.cache_trim_after_ms = 1_000).await;
+    let app = spawn_app_in(dir, |s| {
+        s.processing.cache_trim_after = Duration::from_secs(1)
+    })
+    .await;
     let mut ws = app.ws().await;
     let started = ws.start(Some("trim")).await;
     let id = started["recordingId"].as_str().unwrap().to_owned();

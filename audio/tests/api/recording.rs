@@ -192,8 +192,8 @@ async fn original_clients_frames_without_seq_and_heartbeats_work() {
 #[actix_rt::test]
 async fn chunk_and_recording_limits_are_enforced() {
     let app = spawn_app_with(|s| {
-        s.max_recording_bytes = 10_000;
-        s.max_frame_bytes = 64 * 1024;
+        s.limits.max_recording_bytes = 10_000;
+        s.limits.max_frame_bytes = 64 * 1024;
     })
     .await;
     let mut ws = app.ws().await;
@@ -220,7 +220,7 @@ async fn chunk_and_recording_limits_are_enforced() {
 
 #[actix_rt::test]
 async fn sessions_over_the_limit_are_refused_clearly() {
-    let app = spawn_app_with(|s| s.max_sessions = 2).await;
+    let app = spawn_app_with(|s| s.limits.max_sessions = 2).await;
     let _a = app.ws().await;
     let _b = app.ws().await;
     app.expect_session_refused().await;

@@ -10,7 +10,7 @@ async fn the_audio_service_registers_as_audio_service_and_deregisters_on_shutdow
     let registry_url = format!("http://{}/eureka/", registry_app.address());
     actix_rt::spawn(registry_app.run_until_stopped());
 
-    let app = spawn_app_with(|s| s.registry_url = Some(registry_url.clone())).await;
+    let app = spawn_app_with(|s| s.registry.url = Some(registry_url.clone())).await;
     let port: u16 = app.address.rsplit(':').next().unwrap().parse().unwrap();
     let apps_url = format!("{registry_url}apps/AUDIO-SERVICE");
     let fetch = || async {

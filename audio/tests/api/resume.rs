@@ -6,7 +6,7 @@ use crate::helpers::*;
 
 #[actix_rt::test]
 async fn a_client_that_vanishes_leaves_an_interrupted_recording_with_every_acked_byte() {
-    let app = spawn_app_with(|s| s.resume_grace_ms = 300).await;
+    let app = spawn_app_with(|s| s.timeouts.resume_grace = Duration::from_millis(300)).await;
     let mut ws = app.ws().await;
     let started = ws.start(Some("vanish")).await;
     let id = started["recordingId"].as_str().unwrap().to_owned();
@@ -26,8 +26,8 @@ async fn a_client_that_vanishes_leaves_an_interrupted_recording_with_every_acked
 #[actix_rt::test]
 async fn a_silent_socket_is_dropped_after_the_heartbeat_timeout_but_pongs_keep_it_alive() {
     let app = spawn_app_with(|s| {
-        s.heartbeat_timeout_ms = 300;
-        s.resume_grace_ms = 200;
+        s.timeouts.heartbeat = Duration::from_millis(300);
+        s.timeouts.resume_grace = Duration::from_millis(200);
     })
     .await;
     // This client answers pings (WebSocket pong) while it waits: the session survives.
@@ -70,7 +70,7 @@ async fn a_silent_socket_is_dropped_after_the_heartbeat_timeout_but_pongs_keep_i
 
 #[actix_rt::test]
 async fn a_client_reconnects_resumes_resends_and_ends_with_the_exact_fixture() {
-    let app = spawn_app_with(|s| s.resume_grace_ms = 30_000).await;
+    let app = spawn_app_with(|s| s.timeouts.resume_grace = Duration::from_secs(30)).await;
     let chunks = fixture_chunks();
     let mut first = app.ws().await;
     let started = first.start(Some("resumable")).await;

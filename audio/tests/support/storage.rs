@@ -12,6 +12,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use audio::domain::{FileName, RecordingId};
 use audio::storage::Blobs;
@@ -61,10 +62,10 @@ impl TestStorage {
 
     /// Points an in-process service's settings at these engines.
     pub fn apply(&self, settings: &mut audio::Settings) {
-        settings.database_url = self.database_url.clone();
-        settings.recordings_url = self.recordings_url.clone();
+        settings.storage.database_url = self.database_url.clone();
+        settings.storage.recordings_url = self.recordings_url.clone();
         // Flushes to the shared store during the tests' recordings, not after them.
-        settings.segment_interval_ms = SEGMENT_INTERVAL_MS;
+        settings.storage.segment_interval = Duration::from_millis(SEGMENT_INTERVAL_MS);
     }
 
     /// Points an `audio` process at these engines (and at nothing the developer's own

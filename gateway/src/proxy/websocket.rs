@@ -58,24 +58,7 @@ pub async fn forward(
             Err(_) => break,
         };
         let url = upstream_url("ws", &upstream, route, &req);
-        // Only these headers go to the instance (a client's own identity header never does).
-        let mut request = client.ws(url).header("x-request-id", id.as_str());
-        if let Some((name, value)) = &vouched {
-            request = request.header(*name, value.as_str());
-        }
-        for (name, value) in forwarded(&req, &state.own_address) {
-            request = request.header(name, value);
-        }
-        for (name, value) in &route.add_request_headers {
-            request = request.header(name.as_str(), value.as_str());
-        }
-        if let Some(protocols) = req
-            .headers()
-            .get("sec-websocket-protocol")
-            .and_then(|v| v.to_str().ok())
-        {
-            request = request.protocols(protocols.split(',').map(str::trim));
-        }
+        let request = upstream_request(client.ws(url), &req, state, route, &id, &vouched);
         let outcome = |result| report(state, &target, &upstream, result);
         match request.connect().await {
             Ok((response, framed)) => {
@@ -119,21 +102,11 @@ pub async fn forward(
             }
             Err(err) => {
                 // A refused connection or an instance that would not upgrade: nothing reached
-                // the client yet, so another instance is tried. One that answered 503 is full,
-                // not failing: it is not held against its health.
-                let full = matches!(
-                    err,
-                    WsClientError::InvalidResponseStatus(StatusCode::SERVICE_UNAVAILABLE)
-                );
+                // the client yet, so another instance is tried.
+                let full = is_full(&err);
                 all_full &= full;
-                let refused = matches!(
-                    err,
-                    WsClientError::SendRequest(SendRequestError::Connect(_))
-                );
-                if refused {
-                    outcome(Attempt::Refused);
-                } else if !full {
-                    outcome(Attempt::Failed);
+                if let Some(attempt) = held_against(&err) {
+                    outcome(attempt);
                 }
                 log::warn!(
                     "websocket upgrade at {} failed [request {id}]: {err}",
@@ -148,4 +121,58 @@ pub async fn forward(
         return Err(GatewayError::Full(route.target_name()));
     }
     Err(GatewayError::BadGateway(route.target_name(), last_error))
+}
+
+/// The upgrade sent to the instance. Only these headers go (a client's own identity header
+/// never does): the request id, the identity the gateway vouches for, the forwarded headers,
+/// the route's own, and the client's subprotocols.
+fn upstream_request(
+    mut request: awc::ws::WebsocketsRequest,
+    req: &HttpRequest,
+    state: &GatewayState,
+    route: &Route,
+    id: &str,
+    vouched: &Option<(&'static str, String)>,
+) -> awc::ws::WebsocketsRequest {
+    request = request.header("x-request-id", id);
+    if let Some((name, value)) = vouched {
+        request = request.header(*name, value.as_str());
+    }
+    for (name, value) in forwarded(req, &state.own_address) {
+        request = request.header(name, value);
+    }
+    for (name, value) in &route.add_request_headers {
+        request = request.header(name.as_str(), value.as_str());
+    }
+    if let Some(protocols) = req
+        .headers()
+        .get("sec-websocket-protocol")
+        .and_then(|v| v.to_str().ok())
+    {
+        request = request.protocols(protocols.split(',').map(str::trim));
+    }
+    request
+}
+
+/// An instance that answered 503 is full, not failing.
+fn is_full(err: &WsClientError) -> bool {
+    matches!(
+        err,
+        WsClientError::InvalidResponseStatus(StatusCode::SERVICE_UNAVAILABLE)
+    )
+}
+
+/// How a failed upgrade counts against the instance's health: a refused connection, or a
+/// failure; a full instance not at all.
+fn held_against(err: &WsClientError) -> Option<Attempt> {
+    if matches!(
+        err,
+        WsClientError::SendRequest(SendRequestError::Connect(_))
+    ) {
+        Some(Attempt::Refused)
+    } else if is_full(err) {
+        None
+    } else {
+        Some(Attempt::Failed)
+    }
 }

@@ -85,7 +85,7 @@ async fn a_request_that_finds_no_instance_looks_at_the_registry_again_before_fai
     let (registry, _handle) = spawn_registry().await;
     // A copy refreshed once a minute: without a fresh look, an instance registering after the
     // first fetch would not be routed to for a minute.
-    let gateway = spawn_gateway(&registry, |s| s.discovery_refresh_ms = 60_000).await;
+    let gateway = spawn_gateway(&registry, |s| s.discovery_refresh = Duration::from_secs(60)).await;
     let health = format!("http://{gateway}/health");
     for _ in 0..100 {
         if !get_json(&health).await.1["registryCopyAgeMs"].is_null() {
@@ -129,7 +129,7 @@ async fn a_request_that_finds_no_instance_looks_at_the_registry_again_before_fai
 async fn an_instance_full_of_sessions_is_answered_as_full_and_not_ejected() {
     let (registry, _handle) = spawn_registry().await;
     let data = tempfile::tempdir().unwrap();
-    spawn_audio_with(&registry, data.path(), |s| s.max_sessions = 1).await;
+    spawn_audio_with(&registry, data.path(), |s| s.limits.max_sessions = 1).await;
     let gateway = spawn_gateway(&registry, |_| {}).await;
     wait_for_instances(&gateway, 1).await;
     let _holding = connect(&format!("ws://{gateway}/ws/record")).await;

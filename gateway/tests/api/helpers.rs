@@ -25,7 +25,7 @@ pub async fn spawn_registry() -> (String, ServerHandle) {
     let mut settings = registry::Settings::defaults();
     settings.port = 0;
     settings.self_preservation = false;
-    settings.eviction_interval_ms = 100;
+    settings.eviction_interval = Duration::from_millis(100);
     let app = registry::Application::build(settings).await.unwrap();
     let address = app.address().to_string();
     let handle = app.handle();
@@ -72,13 +72,16 @@ pub async fn spawn_audio_with(
     tweak: impl FnOnce(&mut audio::Settings),
 ) -> Audio {
     let mut settings = audio::Settings::for_data_dir(data_dir);
-    (settings.database_url, settings.recordings_url) = shared_storage(data_dir).await;
-    settings.segment_interval_ms = 200;
+    (
+        settings.storage.database_url,
+        settings.storage.recordings_url,
+    ) = shared_storage(data_dir).await;
+    settings.storage.segment_interval = Duration::from_millis(200);
     settings.port = 0;
     settings.workers = 1;
-    settings.registry_url = Some(format!("http://{registry}/eureka/"));
-    settings.registry_renewal_secs = 1;
-    settings.kafka_brokers = None;
+    settings.registry.url = Some(format!("http://{registry}/eureka/"));
+    settings.registry.renewal = Duration::from_secs(1);
+    settings.events.kafka_brokers = None;
     tweak(&mut settings);
     let app = audio::Application::build(settings).await.unwrap();
     let address = app.address().to_string();
@@ -91,7 +94,7 @@ pub async fn spawn_gateway(registry: &str, tweak: impl FnOnce(&mut gateway::Sett
     settings.port = 0;
     settings.workers = 2;
     settings.registry_url = format!("http://{registry}/eureka/");
-    settings.discovery_refresh_ms = 100;
+    settings.discovery_refresh = Duration::from_millis(100);
     tweak(&mut settings);
     let app = gateway::Application::build(settings).await.unwrap();
     let address = app.address().to_string();

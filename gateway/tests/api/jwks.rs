@@ -106,7 +106,7 @@ async fn stack_for(jwks_url: &str) -> Stack {
         |audio| audio.identity_secret = Some(IDENTITY_SECRET.into()),
         move |gateway| {
             gateway.jwt.jwks_url = Some(url);
-            gateway.jwt.jwks_max_age_secs = 2;
+            gateway.jwt.jwks_max_age = Duration::from_secs(2);
             gateway.jwt.issuer = Some(crate::identity::ISSUER.into());
             gateway.jwt.audience = Some(crate::identity::AUDIENCE.into());
             gateway.jwt.identity_secret = Some(IDENTITY_SECRET.into());

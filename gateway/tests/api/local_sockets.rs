@@ -3,6 +3,7 @@
 //! documentation), so a request that succeeds can only have gone over the socket.
 
 use std::path::Path;
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -22,12 +23,12 @@ async fn start(
     let (registry, _handle) = spawn_registry().await;
     spawn_audio_with(&registry, data_dir, |s| {
         s.unix_socket = Some(socket.to_owned());
-        s.advertise_host = advertise_host.map(str::to_owned);
+        s.registry.advertise_host = advertise_host.map(str::to_owned);
     })
     .await;
     let gateway = spawn_gateway(&registry, |s| {
         s.unix_sockets = unix_sockets;
-        s.connect_timeout_ms = 500;
+        s.connect_timeout = Duration::from_millis(500);
     })
     .await;
     wait_for_instances(&gateway, 1).await;

@@ -135,7 +135,7 @@ async fn our_audio_service_under_the_originals_name_behind_a_gateway_routing_to_
     let data_dir = tempfile::tempdir().unwrap();
     let (registry, _registry) = spawn_registry().await;
     spawn_audio_with(&registry, data_dir.path(), |s| {
-        s.app_name = "audio-server".into();
+        s.registry.app_name = "audio-server".into();
     })
     .await;
     let gateway = spawn_gateway(&registry, |s| s.audio_service = "AUDIO-SERVER".into()).await;

@@ -175,7 +175,7 @@ async fn a_dead_instance_costs_no_failed_request_and_is_evicted() {
         let mut settings = audio::Settings::for_data_dir(data_dir.path());
         settings.port = 0;
         settings.workers = 1;
-        settings.kafka_brokers = None;
+        settings.events.kafka_brokers = None;
         let app = audio::Application::build(settings).await.unwrap();
         let address = app.address().to_string();
         let handle = app.handle();

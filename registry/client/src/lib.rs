@@ -21,6 +21,8 @@ pub use registration::{Deregister, InstanceSpec, Registration};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use stack_common::secret::Secret;
+
 /// Where the registry is: one URL, e.g. `http://127.0.0.1:8761` (a trailing `/eureka/` is
 /// accepted), or several peers, comma-separated, and the token to present if it has one. Calls
 /// go to the current one; [`RegistryEndpoint::fail_over`] moves to the next (clones share which
@@ -29,30 +31,37 @@ use std::sync::Arc;
 pub struct RegistryEndpoint {
     bases: Arc<[String]>,
     current: Arc<AtomicUsize>,
-    token: Option<String>,
+    token: Option<Secret>,
+}
+
+/// The registries' base URLs in a comma-separated list, in its order: each trimmed, without a
+/// trailing `/` or `/eureka/` (`http://r1:8761/eureka/, http://r2:8761` gives `http://r1:8761`
+/// and `http://r2:8761`). The one rule for every list of registries: clients', peers', the
+/// gateway's route to the registry.
+pub fn registry_bases(urls: &str) -> Vec<String> {
+    urls.split(',')
+        .map(str::trim)
+        .filter(|url| !url.is_empty())
+        .map(|url| {
+            let trimmed = url.trim_end_matches('/');
+            trimmed
+                .strip_suffix("/eureka")
+                .unwrap_or(trimmed)
+                .to_owned()
+        })
+        .collect()
 }
 
 impl RegistryEndpoint {
-    pub fn new(urls: &str, token: Option<String>) -> Self {
-        let mut bases: Vec<String> = urls
-            .split(',')
-            .map(str::trim)
-            .filter(|url| !url.is_empty())
-            .map(|url| {
-                let trimmed = url.trim_end_matches('/');
-                trimmed
-                    .strip_suffix("/eureka")
-                    .unwrap_or(trimmed)
-                    .to_owned()
-            })
-            .collect();
+    pub fn new(urls: &str, token: Option<Secret>) -> Self {
+        let mut bases = registry_bases(urls);
         if bases.is_empty() {
             bases.push(String::new());
         }
         Self {
             bases: bases.into(),
             current: Arc::new(AtomicUsize::new(0)),
-            token: token.filter(|t| !t.is_empty()),
+            token: token.filter(|t| !t.expose().is_empty()),
         }
     }
 
@@ -87,7 +96,7 @@ impl RegistryEndpoint {
             .insert_header(("Accept", "application/json"))
             .timeout(std::time::Duration::from_secs(3));
         match &self.token {
-            Some(token) => request.bearer_auth(token),
+            Some(token) => request.bearer_auth(token.expose()),
             None => request,
         }
     }

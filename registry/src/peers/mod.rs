@@ -75,16 +75,8 @@ pub fn peer_urls(list: &str, own: &str) -> Vec<String> {
     };
     let (own_host, own_port) = own.rsplit_once(':').unwrap_or((own, "0"));
     let own_port: u16 = own_port.parse().unwrap_or(0);
-    list.split(',')
-        .map(str::trim)
-        .filter(|url| !url.is_empty())
-        .map(|url| {
-            let trimmed = url.trim_end_matches('/');
-            trimmed
-                .strip_suffix("/eureka")
-                .unwrap_or(trimmed)
-                .to_owned()
-        })
+    registry_client::registry_bases(list)
+        .into_iter()
         .filter(|base| {
             let authority = base.split_once("://").map_or(base.as_str(), |(_, a)| a);
             let (host, port) = authority.rsplit_once(':').unwrap_or((authority, "80"));

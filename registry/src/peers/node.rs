@@ -27,6 +27,17 @@ const GATHER: Duration = Duration::from_millis(20);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 const TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Whether the peer holds what its queue stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FullSync {
+    /// The queue holds every change the peer has not had.
+    NotNeeded,
+    /// Changes were dropped: the peer gets a full sync once it answers again.
+    Owed,
+    /// The queue holds a full sync not yet delivered.
+    Delivering,
+}
+
 pub struct PeerNode {
     url: String,
     token: Option<String>,
@@ -37,10 +48,7 @@ pub struct PeerNode {
     sending: bool,
     scheduled: bool,
     failures: u32,
-    /// Changes were dropped: the peer gets a full sync when it answers again.
-    needs_full_sync: bool,
-    /// The queue holds a full sync not yet delivered.
-    syncing: bool,
+    full_sync: FullSync,
     reachable: Option<bool>,
     last_success: Option<Instant>,
     last_error: Option<String>,
@@ -67,8 +75,7 @@ impl PeerNode {
             sending: false,
             scheduled: false,
             failures: 0,
-            needs_full_sync: false,
-            syncing: false,
+            full_sync: FullSync::NotNeeded,
             reachable: None,
             last_success: None,
             last_error: None,
@@ -84,14 +91,15 @@ impl PeerNode {
             // Longer away than the queue holds: what is queued no longer describes the gap.
             self.dropped_total += self.queue.len() as u64 + 1;
             self.queue.clear();
-            if !self.needs_full_sync {
+            if self.full_sync != FullSync::Owed {
                 log::warn!(
                     "replication to {}: queue full ({} changes); a full sync follows once it answers",
                     self.url,
                     self.capacity
                 );
             }
-            self.needs_full_sync = true;
+            // A full sync being delivered is cut short too: it starts again.
+            self.full_sync = FullSync::Owed;
             return;
         }
         self.queue.push_back((Instant::now(), item));
@@ -117,10 +125,10 @@ impl PeerNode {
             return;
         }
         // A full sync waits until the peer answers: until then an empty batch probes it.
-        if self.needs_full_sync && self.reachable == Some(true) {
+        if self.full_sync == FullSync::Owed && self.reachable == Some(true) {
             return self.start_full_sync(ctx);
         }
-        if self.queue.is_empty() && !self.needs_full_sync {
+        if self.queue.is_empty() && self.full_sync != FullSync::Owed {
             return;
         }
         self.sending = true;
@@ -160,8 +168,8 @@ impl PeerNode {
                     act.last_success = Some(Instant::now());
                     act.last_error = None;
                     act.sent_total += batch.len() as u64;
-                    if act.syncing && act.queue.is_empty() {
-                        act.syncing = false;
+                    if act.full_sync == FullSync::Delivering && act.queue.is_empty() {
+                        act.full_sync = FullSync::NotNeeded;
                         act.full_syncs_total += 1;
                         log::info!("replication to {}: full sync delivered", act.url);
                     }
@@ -176,7 +184,7 @@ impl PeerNode {
                     act.failures += 1;
                     act.failed_batches_total += 1;
                     act.last_error = Some(err);
-                    if act.needs_full_sync {
+                    if act.full_sync == FullSync::Owed {
                         // What was queued is superseded by the full sync to come.
                         act.queue.clear();
                         let wait = act.backoff();
@@ -189,12 +197,11 @@ impl PeerNode {
                     if act.queue.len() > act.capacity {
                         // Still away, and more has happened than the queue holds (a full sync
                         // under way is started again once the peer answers).
-                        if !act.syncing {
+                        if act.full_sync != FullSync::Delivering {
                             act.dropped_total += act.queue.len() as u64;
                         }
                         act.queue.clear();
-                        act.syncing = false;
-                        act.needs_full_sync = true;
+                        act.full_sync = FullSync::Owed;
                     }
                     let wait = act.backoff();
                     act.schedule(ctx, wait);
@@ -236,8 +243,7 @@ impl PeerNode {
             let Ok(Query::Apps(apps)) = found else {
                 return;
             };
-            act.needs_full_sync = false;
-            act.syncing = true;
+            act.full_sync = FullSync::Delivering;
             let instances: Vec<_> = apps
                 .application
                 .into_iter()

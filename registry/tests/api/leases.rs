@@ -6,7 +6,7 @@ use crate::helpers::*;
 async fn expired_leases_are_evicted_when_self_preservation_is_off() {
     let registry = spawn_registry_with(|s| {
         s.self_preservation = false;
-        s.eviction_interval_ms = 100;
+        s.eviction_interval = Duration::from_millis(100);
     })
     .await;
     let body = instance_with_lease("AUDIO-SERVICE", "short:1", 9000, 1, 1);
@@ -60,8 +60,8 @@ async fn self_preservation_keeps_expired_instances_when_renewals_collapse_and_le
     // Eureka's defaults (one-minute window, 90 s leases), the lease outlasts the window, so a
     // drop in renewals is measured before the silent leases expire.
     let registry = spawn_registry_with(|s| {
-        s.eviction_interval_ms = 100;
-        s.renewal_window_ms = 2000;
+        s.eviction_interval = Duration::from_millis(100);
+        s.renewal_window = Duration::from_secs(2);
         s.renewal_threshold = 0.85;
     })
     .await;

@@ -6,3 +6,5 @@ mod eureka_api;
 mod helpers;
 mod leases;
 mod peers;
+#[path = "../support/ports.rs"]
+mod ports;

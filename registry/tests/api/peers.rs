@@ -7,23 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::helpers::*;
-
-/// A port for a registry that others must know before it starts: picked below the kernel's
-/// ephemeral range (32768 and up), so that the port-0 sockets other tests open meanwhile cannot
-/// take it between the pick and the bind (a registry with peers binds only after its
-/// start-up sync).
-fn free_port() -> u16 {
-    use std::sync::atomic::{AtomicU16, Ordering};
-    static NEXT: AtomicU16 = AtomicU16::new(0);
-    let seed = std::process::id() % 6000;
-    loop {
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let port = 20_000 + ((seed + u32::from(n) * 7) % 12_000) as u16;
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
+use crate::ports;
 
 fn peer_list(ports: &[u16]) -> String {
     ports
@@ -50,7 +34,11 @@ async fn instance(registry: &TestRegistry, app: &str, id: &str) -> Option<Value>
 
 #[actix_rt::test]
 async fn what_a_client_does_on_one_peer_reaches_the_others_within_a_second() {
-    let ports = [free_port(), free_port(), free_port()];
+    let ports = [
+        ports::below_ephemeral_range(),
+        ports::below_ephemeral_range(),
+        ports::below_ephemeral_range(),
+    ];
     // One list for all three, as Eureka peers are usually configured: each leaves itself out.
     let list = peer_list(&ports);
     let mut registries = Vec::new();
@@ -171,7 +159,10 @@ async fn what_a_client_does_on_one_peer_reaches_the_others_within_a_second() {
 
 #[actix_rt::test]
 async fn a_renewal_a_peer_does_not_know_becomes_a_registration_there() {
-    let (port_a, port_b) = (free_port(), free_port());
+    let (port_a, port_b) = (
+        ports::below_ephemeral_range(),
+        ports::below_ephemeral_range(),
+    );
     let b = registry_on(port_b, "").await;
     let a = registry_on(port_a, &peer_list(&[port_b])).await;
     // Registered on a as a peer's replication would be: a does not send it on.
@@ -197,7 +188,10 @@ async fn a_renewal_a_peer_does_not_know_becomes_a_registration_there() {
 
 #[actix_rt::test]
 async fn a_registry_that_starts_syncs_from_a_peer_before_it_serves() {
-    let (port_a, port_b) = (free_port(), free_port());
+    let (port_a, port_b) = (
+        ports::below_ephemeral_range(),
+        ports::below_ephemeral_range(),
+    );
     // a replicates to nobody, so that all b knows comes from its sync.
     let a = registry_on(port_a, "").await;
     for n in 0..20 {
@@ -215,7 +209,10 @@ async fn a_registry_that_starts_syncs_from_a_peer_before_it_serves() {
 
 #[actix_rt::test]
 async fn a_peer_away_longer_than_its_queue_holds_catches_up_by_a_full_sync() {
-    let (port_a, port_b) = (free_port(), free_port());
+    let (port_a, port_b) = (
+        ports::below_ephemeral_range(),
+        ports::below_ephemeral_range(),
+    );
     let b = registry_on(port_b, "").await;
     let a = spawn_registry_with(|s| {
         s.port = port_a;

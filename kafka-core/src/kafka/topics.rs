@@ -8,6 +8,10 @@ use rdkafka::config::ClientConfig;
 use rdkafka::error::KafkaResult;
 use rdkafka::types::RDKafkaErrorCode;
 
+use crate::events::{
+    dead_letter_topic, TOPIC_RECORD_COMPLETED, TOPIC_RECORD_DELETED, TOPIC_RECORD_PROCESSED,
+};
+
 /// Creates each topic that does not exist yet; existing topics are left as they are.
 pub async fn ensure_topics(
     brokers: &str,
@@ -36,4 +40,17 @@ pub async fn ensure_topics(
         }
     }
     Ok(())
+}
+
+/// Every topic the system uses, dead-letter topics included.
+pub fn all_topics() -> Vec<String> {
+    let topics = [
+        TOPIC_RECORD_COMPLETED,
+        TOPIC_RECORD_PROCESSED,
+        TOPIC_RECORD_DELETED,
+    ];
+    topics
+        .iter()
+        .flat_map(|t| [t.to_string(), dead_letter_topic(t)])
+        .collect()
 }
