@@ -174,6 +174,9 @@ throughput_target("gateway at least as fast as Spring Cloud Gateway", "spring-cl
 if costs:
     lines.append(f"| under 64 KiB resident per live session (gateway + audio) | up to {max(costs):.1f} KiB at the steps that held | "
                  f"{'yes' if max(costs) < 64 else 'no'} |")
+if any(line.endswith("| no |") for line in lines):
+    lines += ["", "A target missed in this run: [performance/analysis.md](performance/analysis.md#the-targets-on-this-host) "
+              "says what is known about it."]
 
 # The peers.
 if compare:
@@ -181,7 +184,9 @@ if compare:
               f"Every path proxies to the same audio instance. At the browser's rate ({compare[next(iter(compare))]['sessions_requested']} "
               f"sessions for {compare[next(iter(compare))]['duration_s']} s) each path must keep the pace, and latency and memory "
               "are where they differ; memory per session is the proxy's peak resident memory during the run minus its "
-              "resident memory when the run began, over the sessions.", "",
+              "resident memory when the run began, over the sessions. A JVM's resident memory is mostly its heap, which "
+              "the warm-up load already grew, so for Spring Cloud Gateway the per-session figure is what the heap had to "
+              "grow by, and its resident memory before and at the peak is the figure to compare.", "",
               "| path | completed | chunks/s | ack p50 ms | ack p99 ms | max ms | lost | proxy RSS MiB before / peak | KiB per session |",
               "|---|---|---|---|---|---|---|---|---|"]
     for label, r in compare.items():
