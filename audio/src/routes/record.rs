@@ -90,7 +90,7 @@ fn whole_number<'de, D: serde::Deserializer<'de>>(
         return Ok(Some(whole));
     }
     match number.as_f64() {
-        Some(x) if x >= 0.0 && x <= MAX && x.fract() == 0.0 => Ok(Some(x as u64)),
+        Some(x) if (0.0..=MAX).contains(&x) && x.fract() == 0.0 => Ok(Some(x as u64)),
         _ => Err(serde::de::Error::custom(format!(
             "seq must be a whole number from 0, not {number}"
         ))),
