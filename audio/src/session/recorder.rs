@@ -278,11 +278,18 @@ pub fn leave(
             // Another host may take it over at once (a client reconnecting elsewhere).
             if recording.storage().segmented() {
                 let (storage, id) = (recording.storage().clone(), recording.id());
-                actix_web::rt::task::spawn_blocking(move || {
+                let release = move || {
                     if let Err(err) = segments::release(&storage, id) {
                         log::warn!("recording {id}: lease not released: {err}");
                     }
-                });
+                };
+                // A session stopped while the process shuts down has no runtime left to hand
+                // the call to (spawning would panic): it releases the lease itself.
+                if tokio::runtime::Handle::try_current().is_ok() {
+                    actix_web::rt::task::spawn_blocking(release);
+                } else {
+                    release();
+                }
             }
             recording.detach()
         }
