@@ -4,7 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
-use utoipa::ToSchema;
+use utoipa::{ToResponse, ToSchema};
 
 use crate::domain::{FileNameError, RecordingIdError};
 use crate::protocol::ErrorCode;
@@ -17,6 +17,15 @@ pub struct ErrorBody {
     pub error: &'static str,
     pub message: String,
 }
+
+/// The API document's answer to a request without the identity the gateway vouches for (every
+/// route but `/health`, `/metrics` and the document, with `AUDIO_IDENTITY_SECRET` set): one
+/// response, referred to by each route.
+#[derive(ToResponse)]
+#[response(
+    description = "With AUDIO_IDENTITY_SECRET: no identity vouched for by the gateway (missing, forged or expired X-Gateway-Identity)"
+)]
+pub struct Unauthorized(#[allow(dead_code)] ErrorBody);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {

@@ -6,7 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 
 use crate::domain::{FileName, RecordingMime};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, Unauthorized};
 use crate::identity::Caller;
 use crate::state::AppState;
 use crate::storage::{BlobMeta, Blobs};
@@ -25,7 +25,7 @@ use crate::storage::{BlobMeta, Blobs};
         (status = 200, description = "The file as an attachment", content_type = "audio/webm"),
         (status = 206, description = "The asked range", content_type = "audio/webm"),
         (status = 400, description = "Not a file name", body = ErrorBody),
-        (status = 401, description = "No identity vouched for by the gateway", body = ErrorBody),
+        (status = 401, response = Unauthorized),
         (status = 404, description = "No such file", body = ErrorBody),
         (status = 416, description = "Range not satisfiable"),
     ))]

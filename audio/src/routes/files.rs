@@ -1,6 +1,6 @@
 use actix_web::{web, HttpResponse};
 
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, Unauthorized};
 use crate::identity::Caller;
 use crate::state::AppState;
 
@@ -10,7 +10,7 @@ use crate::state::AppState;
 #[utoipa::path(get, path = "/api/files", operation_id = "listFiles", tag = "recordings",
     responses(
         (status = 200, description = "File names", body = Vec<String>),
-        (status = 401, description = "No identity vouched for by the gateway", body = ErrorBody),
+        (status = 401, response = Unauthorized),
     ))]
 pub async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let storage = state.storage.clone();

@@ -9,6 +9,7 @@ use actix_web::HttpResponse;
 use utoipa::OpenApi;
 
 use super::{download, files, health, record, recordings};
+use crate::error::Unauthorized;
 
 const DESCRIPTION: &str = "Recordings: list, metadata, playback, download, delete; and the \
 original gateway's calls (POST /record/start|idle|end, served by each audio instance, not routed \
@@ -35,6 +36,7 @@ roles hold admin.";
         record::idle,
         record::end,
     ),
+    components(responses(Unauthorized)),
     tags(
         (name = "recordings", description = "What users list, play, download and delete"),
         (name = "original-gateway", description = "The original gateway's calls to its audio server"),

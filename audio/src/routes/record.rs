@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::domain::{with_decoded_chunk, SessionKey};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, Unauthorized};
 use crate::identity::Caller;
 use crate::protocol::{ErrorCode, MetaData};
 use crate::session::{HttpChunk, HttpEnd, HttpStart, Progress, Refusal, StartRefused};
@@ -145,7 +145,7 @@ fn session_key(raw: &str) -> Result<SessionKey, ApiError> {
     responses(
         (status = 200, description = "Where the recording stands (the original answered an empty 200)", body = Progress),
         (status = 400, description = "A body that cannot be used", body = ErrorBody),
-        (status = 401, description = "No identity vouched for by the gateway", body = ErrorBody),
+        (status = 401, response = Unauthorized),
         (status = 409, description = "The sessionId is another user's, or already recorded", body = ErrorBody),
         (status = 503, description = "Too many sessions, or shutting down", body = ErrorBody),
     ))]
@@ -188,7 +188,7 @@ pub async fn start(
     responses(
         (status = 200, description = "Where the recording stands (the original answered an empty 200)", body = Progress),
         (status = 400, description = "A body that cannot be used", body = ErrorBody),
-        (status = 401, description = "No identity vouched for by the gateway", body = ErrorBody),
+        (status = 401, response = Unauthorized),
         (status = 409, description = "No recording started for this sessionId", body = ErrorBody),
         (status = 413, description = "The recording would pass its size limit", body = ErrorBody),
     ))]
@@ -224,7 +224,7 @@ pub async fn idle(
     responses(
         (status = 200, description = "Where the recording stands (the original answered an empty 200)", body = Progress),
         (status = 400, description = "A body that cannot be used", body = ErrorBody),
-        (status = 401, description = "No identity vouched for by the gateway", body = ErrorBody),
+        (status = 401, response = Unauthorized),
     ))]
 pub async fn end(
     body: web::Json<EndBody>,

@@ -6,7 +6,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::download::serve;
 use crate::domain::{FileName, RecordingId};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, Unauthorized};
 use crate::events::deleted_event;
 use crate::identity::Caller;
 use crate::state::AppState;
@@ -80,7 +80,7 @@ const MAX_PAGE: usize = 1_000_000_000;
     responses(
         (status = 200, description = "One page, newest first", body = storage::Page<RecordingView>),
         (status = 400, description = "A page or limit out of range", body = ErrorBody),
-        (status = 401, description = "No identity vouched for by the gateway", body = ErrorBody),
+        (status = 401, response = Unauthorized),
     ))]
 pub async fn list(
     params: web::Query<ListParams>,
@@ -124,7 +124,7 @@ pub async fn list(
     responses(
         (status = 200, description = "The recording", body = RecordingView),
         (status = 400, description = "Not a recording id", body = ErrorBody),
-        (status = 401, description = "No identity vouched for by the gateway", body = ErrorBody),
+        (status = 401, response = Unauthorized),
         (status = 404, description = "No such recording (or another user's)", body = ErrorBody),
     ))]
 pub async fn get(
@@ -142,7 +142,7 @@ pub async fn get(
     responses(
         (status = 200, description = "The file, inline", content_type = "audio/webm"),
         (status = 400, description = "Not a recording id", body = ErrorBody),
-        (status = 401, description = "No identity vouched for by the gateway", body = ErrorBody),
+        (status = 401, response = Unauthorized),
         (status = 404, description = "No such recording (or another user's)", body = ErrorBody),
         (status = 409, description = "Still in progress", body = ErrorBody),
     ))]
@@ -168,7 +168,7 @@ pub async fn audio(
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, description = "Not a recording id", body = ErrorBody),
-        (status = 401, description = "No identity vouched for by the gateway", body = ErrorBody),
+        (status = 401, response = Unauthorized),
         (status = 404, description = "No such recording (or another user's)", body = ErrorBody),
         (status = 409, description = "Still in progress", body = ErrorBody),
     ))]
